@@ -1,0 +1,278 @@
+import type {
+  InvocationId,
+  JsonObject,
+  MessageRecord,
+  RunErrorKind,
+  RunId,
+  RunStatus,
+  WorkItemId,
+} from '../events/index.js';
+
+/**
+ * The one interface every caller uses to read and write orchestrator state. SQLite implements it for one
+ * machine, PostgreSQL for several; both pass the same conformance suite (test/conformance/store.ts).
+ * All times are UTC ISO-8601 strings. All methods are async so that a networked store fits the same shape.
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the data lives, for messages (a file path or a redacted connection URL). */
+  readonly location: string;
+
+  // runs
+  createRun(input: NewRun): Promise<RunRecord>;
+  /** queued → running, with the real OS pid of the CLI process (never a made-up one). */
+  markRunRunning(id: RunId, input: { pid: number; startedAt: string }): Promise<void>;
+  /** Any status → a terminal status; keeps the first terminal status if called twice. */
+  finishRun(id: RunId, input: FinishRun): Promise<void>;
+  /** Records that someone asked to stop the run (from another process or the dashboard). */
+  requestRunStop(id: RunId, at: string): Promise<void>;
+  getRun(id: RunId): Promise<RunRecord | null>;
+  /** Finds a run by full id or unique id prefix; null if none, throws RunNotFoundError-like StoreError if ambiguous. */
+  findRun(idOrPrefix: string): Promise<RunRecord | null>;
+  listRuns(filter?: RunFilter): Promise<RunSummary[]>;
+  countRuns(filter?: RunFilter): Promise<number>;
+
+  // invocations
+  createInvocation(input: NewInvocation): Promise<InvocationRecord>;
+  finishInvocation(id: InvocationId, input: FinishInvocation): Promise<void>;
+  listInvocations(runId: RunId): Promise<InvocationRecord[]>;
+
+  // messages (written by MessageWriter in batches: one transaction per batch)
+  appendMessages(records: readonly MessageRecord[]): Promise<void>;
+  listMessages(filter: MessageFilter): Promise<MessageRecord[]>;
+
+  // usage
+  usage(query: UsageQuery): Promise<UsageRow[]>;
+
+  // work items (roadmap priorities and bugs)
+  upsertWorkItem(input: NewWorkItem): Promise<WorkItemRecord>;
+  getWorkItem(id: WorkItemId): Promise<WorkItemRecord | null>;
+  listWorkItems(filter?: { kind?: WorkItemKind; states?: readonly string[] }): Promise<WorkItemRecord[]>;
+  updateWorkItem(id: WorkItemId, patch: WorkItemPatch): Promise<void>;
+  /**
+   * Moves a work item from `from` to `to` only if it is still in `from` (compare-and-set), and records the
+   * transition in the audit trail in the same transaction. Returns false if the item was not in `from`.
+   */
+  transitionWorkItem(id: WorkItemId, from: string, to: string, reason: string, at: string): Promise<boolean>;
+
+  // audit trail
+  appendEvent(input: NewAuditEvent): Promise<AuditEventRecord>;
+  listEvents(filter?: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
+
+  close(): Promise<void>;
+}
+
+export const WorkItemKind = { priority: 'priority', bug: 'bug' } as const;
+export type WorkItemKind = (typeof WorkItemKind)[keyof typeof WorkItemKind];
+
+export interface NewRun {
+  id: RunId;
+  agent: string;
+  taskKind: string;
+  prompt: string;
+  cwd: string;
+  workItemId?: WorkItemId | null;
+  attempt?: number;
+  worktree?: string | null;
+  branch?: string | null;
+  /** pid of the orchestrator process that owns (spawned) the run, for crash recovery. */
+  ownerPid: number;
+  host: string;
+  createdAt: string;
+}
+
+export interface FinishRun {
+  status: RunStatus;
+  endedAt: string;
+  exitCode?: number | null;
+  errorKind?: RunErrorKind | null;
+  errorMessage?: string | null;
+}
+
+export interface RunRecord {
+  id: RunId;
+  agent: string;
+  taskKind: string;
+  prompt: string;
+  workItemId: WorkItemId | null;
+  attempt: number;
+  status: RunStatus;
+  cwd: string;
+  worktree: string | null;
+  branch: string | null;
+  pid: number | null;
+  ownerPid: number;
+  host: string;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  lastEventAt: string | null;
+  stopRequestedAt: string | null;
+  exitCode: number | null;
+  errorKind: RunErrorKind | null;
+  errorMessage: string | null;
+}
+
+/** A run plus the totals of its invocations, as lists show it. */
+export interface RunSummary extends RunRecord {
+  invocationCount: number;
+  sessionId: string | null;
+  model: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+  costUsd: number;
+  numTurns: number;
+  durationMs: number | null;
+}
+
+export interface RunFilter {
+  statuses?: readonly RunStatus[];
+  agent?: string;
+  workItemId?: WorkItemId;
+  /** created_at >= since */
+  since?: string;
+  /** created_at < until */
+  until?: string;
+  limit?: number;
+  /** keyset pagination: runs with id < beforeId (ids sort by creation time) */
+  beforeId?: RunId;
+}
+
+export interface NewInvocation {
+  id: InvocationId;
+  runId: RunId;
+  prompt: string;
+  systemPrompt: string | null;
+  model: string | null;
+  resumeSessionId: string | null;
+  startedAt: string;
+}
+
+export interface FinishInvocation {
+  status: RunStatus;
+  endedAt: string;
+  sessionId: string | null;
+  model: string | null;
+  cliVersion: string | null;
+  durationMs: number | null;
+  durationApiMs: number | null;
+  numTurns: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+  costUsd: number;
+  resultSubtype: string | null;
+  resultText: string | null;
+  isError: boolean;
+  terminalReason: string | null;
+  apiErrorStatus: number | null;
+  permissionDenials: JsonObject[];
+  exitCode: number | null;
+  signal: string | null;
+  stderrTail: string;
+}
+
+export interface InvocationRecord extends FinishInvocation {
+  id: InvocationId;
+  runId: RunId;
+  prompt: string;
+  systemPrompt: string | null;
+  resumeSessionId: string | null;
+  startedAt: string;
+  /** null while the invocation runs */
+  endedAt: string;
+}
+
+export interface MessageFilter {
+  runId?: RunId;
+  invocationId?: InvocationId;
+  /** messages with seq > afterSeq (per invocation) */
+  afterSeq?: number;
+  limit?: number;
+}
+
+export interface UsageQuery {
+  by: 'agent' | 'day' | 'model' | 'work_item';
+  since?: string;
+  until?: string;
+  agent?: string;
+  statuses?: readonly RunStatus[];
+}
+
+export interface UsageRow {
+  key: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+  costUsd: number;
+  totalDurationMs: number;
+}
+
+export interface NewWorkItem {
+  id: WorkItemId;
+  kind: WorkItemKind;
+  /** roadmap number ("2.5", "US-3") or bug number */
+  number: string;
+  title: string;
+  slug: string;
+  state: string;
+  position: number;
+  severity?: string | null;
+  body?: string | null;
+  dependsOn?: readonly string[];
+  at: string;
+}
+
+export interface WorkItemRecord {
+  id: WorkItemId;
+  kind: WorkItemKind;
+  number: string;
+  title: string;
+  slug: string;
+  state: string;
+  position: number;
+  severity: string | null;
+  body: string | null;
+  dependsOn: string[];
+  specPath: string | null;
+  reviewPath: string | null;
+  branch: string | null;
+  worktree: string | null;
+  attempts: Record<string, number>;
+  blockedReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type WorkItemPatch = Partial<
+  Pick<
+    WorkItemRecord,
+    'title' | 'specPath' | 'reviewPath' | 'branch' | 'worktree' | 'attempts' | 'blockedReason' | 'position' | 'body' | 'severity' | 'dependsOn'
+  >
+> & { updatedAt: string };
+
+export interface NewAuditEvent {
+  at: string;
+  kind: string;
+  runId?: RunId | null;
+  workItemId?: WorkItemId | null;
+  message: string;
+  data?: JsonObject;
+}
+
+export interface AuditEventRecord {
+  id: number;
+  at: string;
+  kind: string;
+  runId: RunId | null;
+  workItemId: WorkItemId | null;
+  message: string;
+  data: JsonObject;
+}
