@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadAgentDefinition } from '../../agents/index.js';
+import { loadConfig } from '../../config/index.js';
+import { errorMessage } from '../../lib/errors.js';
+import { locateClaudeCli } from '../../runtime/index.js';
+import { openStore } from '../../store/index.js';
+import { findRepoRoot, overridesFromGlobal, type GlobalOptions } from '../context.js';
+import { painter } from '../format.js';
+
+const run = promisify(execFile);
+
+interface Check {
+  name: string;
+  ok: boolean;
+  /** A warning is shown but does not fail doctor. */
+  warning?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** `orchestrator doctor`: everything a session needs, each problem with its fix. Exit 1 if any check fails. */
+export async function doctorCommand(options: GlobalOptions): Promise<number> {
+  const out = process.stdout;
+  const paint = painter(out);
+  const checks: Check[] = [];
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  checks.push({
+    name: 'node',
+    ok: major > 20 || (major === 20 && minor >= 19),
+    detail: `v${process.versions.node}`,
+    fix: 'Install Node.js 20.19 or newer.',
+  });
+
+  const repoRoot = findRepoRoot(options.cwd ?? process.cwd());
+  let config: Awaited<ReturnType<typeof loadConfig>> | null = null;
+  try {
+    config = await loadConfig({ repoRoot, configFile: options.config, env: process.env, overrides: overridesFromGlobal(options) });
+    checks.push({ name: 'config', ok: true, detail: config.configFile ?? 'defaults (no orchestrator.config.json)' });
+  } catch (error) {
+    checks.push({ name: 'config', ok: false, detail: errorMessage(error), fix: (error as { hint?: string }).hint ?? 'Fix the config file.' });
+  }
+
+  try {
+    const cli = locateClaudeCli({ claudeBin: config?.runtime.claudeBin ?? process.env.CLAUDE_BIN, pathEnv: process.env.PATH });
+    const { stdout } = await run(cli, ['--version'], { timeout: 30_000, env: { ...process.env, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' } });
+    checks.push({ name: 'claude cli', ok: true, detail: `${stdout.trim()} (${cli})` });
+  } catch (error) {
+    checks.push({ name: 'claude cli', ok: false, detail: errorMessage(error), fix: (error as { hint?: string }).hint ?? 'Run `npm install`, or set CLAUDE_BIN.' });
+  }
+
+  try {
+    const { stdout } = await run('git', ['--version'], { timeout: 10_000 });
+    checks.push({ name: 'git', ok: true, detail: stdout.trim() });
+  } catch (error) {
+    checks.push({ name: 'git', ok: false, detail: errorMessage(error), fix: 'Install git (e.g. `apt-get install git`).' });
+  }
+
+  if (config) {
+    try {
+      const store = await openStore({ url: config.database.url, sqlitePath: config.databasePath });
+      const location = store.location;
+      await store.countRuns();
+      await store.close();
+      checks.push({ name: 'database', ok: true, detail: `${location} (writable, migrations applied)` });
+    } catch (error) {
+      checks.push({ name: 'database', ok: false, detail: errorMessage(error), fix: 'Make the directory writable, or point --db / database.url at a reachable database.' });
+    }
+  }
+
+  const env = process.env;
+  const credential = env.ANTHROPIC_API_KEY ? 'ANTHROPIC_API_KEY' : env.ANTHROPIC_AUTH_TOKEN ? 'ANTHROPIC_AUTH_TOKEN' : null;
+  checks.push({
+    name: 'model access',
+    ok: credential !== null || Boolean(env.ANTHROPIC_BASE_URL),
+    detail: [credential ? `${credential} is set` : 'no API key in the environment', env.ANTHROPIC_BASE_URL ? `ANTHROPIC_BASE_URL=${env.ANTHROPIC_BASE_URL}` : 'default Anthropic API'].join('; '),
+    fix: 'export ANTHROPIC_API_KEY=… (or run `orchestrator demo`, which needs no key: it starts the scripted model).',
+  });
+
+  if (config) {
+    const agentsDir = join(config.repoRoot, config.agentsDir);
+    const files = await readdir(agentsDir).catch(() => null);
+    if (files === null) {
+      checks.push({ name: 'agents', ok: true, warning: true, detail: `${agentsDir} does not exist`, fix: 'Run `orchestrator init` to write the default role agents.' });
+    } else {
+      const problems: string[] = [];
+      const names: string[] = [];
+      for (const file of files.filter((entry) => entry.endsWith('.md'))) {
+        try {
+          names.push((await loadAgentDefinition(agentsDir, file.slice(0, -3))).name);
+        } catch (error) {
+          problems.push(errorMessage(error));
+        }
+      }
+      checks.push({ name: 'agents', ok: problems.length === 0, detail: problems.length > 0 ? problems.join('; ') : names.join(', ') || 'none', fix: 'Fix the named agent file.' });
+    }
+  }
+
+  if (process.getuid?.() === 0) {
+    checks.push({ name: 'user', ok: true, warning: true, detail: 'running as root: the CLI refuses --dangerously-skip-permissions', fix: 'Nothing to do: the orchestrator grants tools explicitly per role.' });
+  }
+
+  let failed = 0;
+  for (const check of checks) {
+    const mark = check.ok ? (check.warning ? paint.yellow('!') : paint.green('✔')) : paint.red('✗');
+    out.write(`${mark} ${check.name.padEnd(13)} ${check.detail}\n`);
+    if ((!check.ok || check.warning) && check.fix) out.write(`  ${paint.dim(`fix: ${check.fix}`)}\n`);
+    if (!check.ok) failed += 1;
+  }
+  out.write(failed === 0 ? paint.green('\nall checks passed\n') : paint.red(`\n${failed} check(s) failed\n`));
+  return failed === 0 ? 0 : 1;
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/index.js';
+import { EventBus } from '../events/index.js';
+import { MessageWriter, openStore, type Store } from '../store/index.js';
+
+export interface GlobalOptions {
+  cwd?: string;
+  config?: string;
+  db?: string;
+}
+
+export interface CommandContext {
+  config: ResolvedConfig;
+  store: Store;
+  bus: EventBus;
+  writer: MessageWriter;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  close(): Promise<void>;
+}
+
+/** The git repository containing `dir` (walking up to a `.git` entry), or `dir` itself if none. */
+export function findRepoRoot(dir: string): string {
+  let current = resolve(dir);
+  for (;;) {
+    if (existsSync(join(current, '.git'))) return current;
+    const parent = dirname(current);
+    if (parent === current) return resolve(dir);
+    current = parent;
+  }
+}
+
+export function overridesFromGlobal(options: GlobalOptions, extra: ConfigOverrides = {}): ConfigOverrides {
+  const overrides: ConfigOverrides = { ...extra };
+  if (options.db) {
+    if (/^postgres(ql)?:\/\//.test(options.db)) overrides.databaseUrl = options.db;
+    else overrides.databasePath = resolve(options.db);
+  }
+  return overrides;
+}
+
+/** Loads config, opens the store and wires the bus to the message writer. The only place commands get state from. */
+export async function openContext(options: GlobalOptions, extra: ConfigOverrides = {}, baseDir?: string): Promise<CommandContext> {
+  const start = resolve(options.cwd ?? baseDir ?? process.cwd());
+  const config = await loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env: process.env, overrides: overridesFromGlobal(options, extra) });
+  const store = await openStore({ url: config.database.url, sqlitePath: config.databasePath });
+  const bus = new EventBus((error) => process.stderr.write(`orchestrator: event listener failed: ${String(error)}\n`));
+  const writer = new MessageWriter(store, { onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${String(error)}\n`) });
+  return {
+    config,
+    store,
+    bus,
+    writer,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    async close() {
+      await writer.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { OrchestratorError } from '../lib/errors.js';
+import { redactText } from '../lib/redact.js';
+import { doctorCommand } from './commands/doctor.js';
+import { demoCommand } from './commands/demo.js';
+import { logsCommand, psCommand, showCommand, stopCommand, usageCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+import { scriptedModelCommand } from './commands/scripted-model.js';
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number');
+  return parsed;
+}
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return parsed;
+}
+
+function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('orchestrator')
+    .description('Runs a team of AI coding agents as real Claude Code sessions over a repository roadmap, and records everything.')
+    .version('0.1.0')
+    .option('-C, --cwd <dir>', 'repository (or directory) to work in; default: the current directory')
+    .option('--config <file>', 'config file; default: <repo>/orchestrator.config.json')
+    .option('--db <path|url>', 'database: a SQLite file path or a postgres:// URL; default: <repo>/.orchestrator/orchestrator.db')
+    .showHelpAfterError()
+    .exitOverride();
+  const globals = () => program.opts<{ cwd?: string; config?: string; db?: string }>();
+  const act =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      setExitCode(await fn(...args));
+    };
+
+  program
+    .command('run')
+    .description('run one agent session on a task, live; exit code 0 only on success')
+    .argument('<agent>', 'agent name (.claude/agents/<agent>.md)')
+    .argument('<task>', 'the task prompt')
+    .option('--timeout <seconds>', 'wall-clock limit of the session', positiveNumber)
+    .option('--idle-timeout <seconds>', 'stop the session after this long without a stream event', positiveNumber)
+    .option('--model <model>', 'model, when the agent definition names none')
+    .option('--resume <session-or-run>', 'continue a previous session (session id or run id)')
+    .option('--json', 'print stream messages as JSON lines instead of the live view')
+    .action(act((agent: string, task: string, options: { timeout?: number; idleTimeout?: number; model?: string; resume?: string; json?: boolean }) => runCommand(agent, task, { ...globals(), ...options })));
+
+  program
+    .command('ps')
+    .description('active and recent runs')
+    .option('-a, --all', 'all runs, not only the recent ones')
+    .option('-n, --limit <n>', 'how many recent runs', positiveNumber)
+    .option('--status <list>', 'only runs with these statuses (comma-separated)')
+    .option('--json', 'JSON output')
+    .action(act((options: { all?: boolean; limit?: number; status?: string; json?: boolean }) => psCommand({ ...globals(), ...options })));
+
+  program
+    .command('logs')
+    .description('the stream of a run (live with --follow)')
+    .argument('<run>', 'run id or unique prefix')
+    .option('-f, --follow', 'keep printing until the run ends')
+    .option('--json', 'print stored message records as JSON lines')
+    .action(act((run: string, options: { follow?: boolean; json?: boolean }) => logsCommand(run, { ...globals(), ...options })));
+
+  program
+    .command('show')
+    .description('a run with its invocations, tokens, cost, errors and permission denials')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--json', 'JSON output')
+    .action(act((run: string, options: { json?: boolean }) => showCommand(run, { ...globals(), ...options })));
+
+  program
+    .command('stop')
+    .description('stop a running session (from any terminal): interrupt, then terminate its process group')
+    .argument('<run>', 'run id or unique prefix')
+    .action(act((run: string) => stopCommand(run, globals())));
+
+  program
+    .command('usage')
+    .description('tokens and cost, by agent, day, model or work item')
+    .option('--by <key>', 'agent | day | model | work_item', 'agent')
+    .option('--since <date>', 'only runs created at or after this date (UTC)')
+    .option('--until <date>', 'only runs created before this date (UTC)')
+    .option('--json', 'JSON output')
+    .action(act((options: { by?: string; since?: string; until?: string; json?: boolean }) => usageCommand({ ...globals(), ...options })));
+
+  program
+    .command('doctor')
+    .description('check the CLI, database, git and model access; each problem with its fix')
+    .action(act(() => doctorCommand(globals())));
+
+  program
+    .command('scripted-model')
+    .description('serve a scripted Anthropic Messages API on 127.0.0.1 from a scenario file (tests and demos)')
+    .option('--scenario <file>', 'scenario JSON file')
+    .option('--port <n>', 'port (default: a free one)', port)
+    .action(act((options: { scenario?: string; port?: number }) => scriptedModelCommand(options)));
+
+  program
+    .command('demo')
+    .description('build a sample repository and run agents on it offline against the scripted model (no API key needed)')
+    .option('--dir <dir>', 'where to create the sample repository (default: a new temporary directory)')
+    .option('--live', 'use the real model (needs ANTHROPIC_API_KEY) instead of the scripted one')
+    .action(act((options: { dir?: string; live?: boolean }) => demoCommand(options)));
+
+  return program;
+}
+
+/** The one top-level handler: known errors print message and hint; anything else is a bug (exit 70). */
+async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version "errors" are successful exits; usage problems exit 2.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof OrchestratorError) {
+      process.stderr.write(`orchestrator: ${redactText(error.message)}\n`);
+      if (error.hint) process.stderr.write(`  fix: ${error.hint}\n`);
+      return error.exitCode;
+    }
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`orchestrator: unexpected error (a bug: please report it with this output):\n${redactText(text)}\n`);
+    return 70;
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+    // Everything should be closed by now; if a handle still holds the event loop, say so and exit anyway.
+    setTimeout(() => {
+      const handles = (process as unknown as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.() ?? [];
+      if (process.env.DEBUG?.includes('orch')) process.stderr.write(`orchestrator: exiting with open handles: ${handles.join(', ')}\n`);
+      process.exit(code);
+    }, 2_000).unref();
+  },
+  (error: unknown) => {
+    process.stderr.write(`${String(error)}\n`);
+    process.exit(70);
+  },
+);

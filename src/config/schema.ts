@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/**
+ * The single source of the configuration's types and defaults. Layering: defaults < file
+ * (`orchestrator.config.json` at the repository root) < environment < command-line flags.
+ * Every object is strict: an unknown key is an error that names the closest valid key.
+ */
+const runtimeSchema = z
+  .object({
+    /** Path of the `claude` executable; default: the @anthropic-ai/claude-code dependency, then PATH. */
+    claudeBin: z.string().min(1).optional(),
+    /** Model for sessions whose agent definition names none (or says `inherit`). */
+    model: z.string().min(1).optional(),
+    /** Wall-clock limit of one session. */
+    timeoutSeconds: z.number().positive().default(1800),
+    /** A session that emits no stream line for this long is stopped (a long silent Bash counts). */
+    idleTimeoutSeconds: z.number().positive().default(600),
+    /** Time a stopping session gets between SIGTERM and SIGKILL. */
+    stopGraceSeconds: z.number().positive().default(5),
+    /** Limit on agentic turns of one session (`--max-turns`). */
+    maxTurns: z.number().int().positive().default(200),
+    /** Extra environment variables for sessions (not secrets: put API keys in the environment). */
+    env: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+const concurrencySchema = z
+  .object({
+    maxRuns: z.number().int().positive().default(4),
+    perRole: z.record(z.string(), z.number().int().positive()).default({ 'code-developer': 3 }),
+  })
+  .strict();
+
+const budgetsSchema = z
+  .object({
+    perRunUsd: z.number().positive().optional(),
+    perDayUsd: z.number().positive().optional(),
+  })
+  .strict();
+
+const retriesSchema = z
+  .object({
+    /** Runs of one role for one work item before it is blocked (task failures). */
+    maxAttempts: z.number().int().positive().default(3),
+    /** Transient failures (API overloaded, network) are retried with exponential backoff from this delay. */
+    baseDelayMs: z.number().int().nonnegative().default(5_000),
+    maxDelayMs: z.number().int().positive().default(120_000),
+    maxTransientRetries: z.number().int().nonnegative().default(5),
+  })
+  .strict();
+
+const dashboardSchema = z
+  .object({
+    port: z.number().int().min(0).max(65_535).default(4600),
+    host: z.string().default('127.0.0.1'),
+    /** Required to bind any non-loopback address; generated and printed when absent. */
+    token: z.string().min(16).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Branch finished work is merged into; default: the repository's current branch. */
+    integrationBranch: z.string().min(1).optional(),
+    /** The project's test command, run by the orchestrator itself to verify a developer's work. */
+    testCommand: z.string().min(1).optional(),
+    /** Where agent definitions live, relative to the repository root. */
+    agentsDir: z.string().default('.claude/agents'),
+    roadmapPath: z.string().default('docs/roadmap/ROADMAP.md'),
+    database: z
+      .object({
+        /** `postgres://…` for several machines; empty means SQLite at `path`. */
+        url: z.string().optional(),
+        path: z.string().default('.orchestrator/orchestrator.db'),
+      })
+      .strict()
+      .default({ path: '.orchestrator/orchestrator.db' }),
+    runtime: runtimeSchema.default(runtimeSchema.parse({})),
+    concurrency: concurrencySchema.default(concurrencySchema.parse({})),
+    budgets: budgetsSchema.default({}),
+    retries: retriesSchema.default(retriesSchema.parse({})),
+    review: z
+      .object({ maxRounds: z.number().int().positive().default(3) })
+      .strict()
+      .default({ maxRounds: 3 }),
+    dashboard: dashboardSchema.default(dashboardSchema.parse({})),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+
+/** The resolved configuration, frozen, plus where it came from. */
+export type ResolvedConfig = Readonly<Config> & {
+  readonly repoRoot: string;
+  readonly configFile: string | null;
+  /** Absolute path of the SQLite database (when no url is set). */
+  readonly databasePath: string;
+  /** Environment passed to sessions (the orchestrator's, minus nothing: the CLI needs HOME, PATH and the API settings). */
+  readonly sessionEnv: Readonly<Record<string, string>>;
+};
+
+export const CONFIG_FILE_NAME = 'orchestrator.config.json';

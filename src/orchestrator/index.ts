@@ -1,0 +1,4 @@
+export * from './run-agent.js';
+export * from './stop-run.js';
+export * from './recovery.js';
+export * from './permissions.js';

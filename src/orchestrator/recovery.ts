@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { nowIso } from '../lib/time.js';
+import { isProcessAlive, isProcessOfRun, killRunProcesses } from '../runtime/index.js';
+import type { RunRecord, Store } from '../store/index.js';
+
+/** True if `pid` is alive and looks like a Node process (ours), not a reused pid of something else. */
+function isOwnerAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  if (!isProcessAlive(pid)) return false;
+  try {
+    return /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Runs still marked queued/running on this host whose owning orchestrator process is gone become `orphaned`.
+ * A session process that is still alive is stopped first (its whole group), so an orphan never goes on
+ * editing files unsupervised. Returns the runs it marked.
+ */
+export async function reconcileOrphanedRuns(store: Store, options: { graceMs: number }): Promise<RunRecord[]> {
+  const host = hostname();
+  const active = await store.listRuns({ statuses: ['queued', 'running'], limit: 10_000 });
+  const orphaned: RunRecord[] = [];
+  for (const run of active) {
+    if (run.host !== host || isOwnerAlive(run.ownerPid)) continue;
+    const alive = run.pid !== null && isProcessOfRun(run.pid, run.id);
+    await killRunProcesses(run.id, alive ? run.pid : null, options.graceMs);
+    await store.finishRun(run.id, {
+      status: 'orphaned',
+      endedAt: nowIso(),
+      errorKind: 'orphaned',
+      errorMessage: `its orchestrator process (pid ${run.ownerPid}) ended while the run was ${run.status}${alive ? '; the session process was still alive and was stopped' : ''}`,
+    });
+    orphaned.push(run);
+  }
+  return orphaned;
+}

@@ -1,0 +1,212 @@
+import { hostname } from 'node:os';
+import type { AgentDefinition } from '../agents/index.js';
+import type { EventBus, InvocationId, JsonObject, MessageRecord, RunErrorKind, RunId, RunStatus, WorkItemId } from '../events/index.js';
+import { newSortableId } from '../lib/ids.js';
+import { mayContainSecret, redactText, redactValue } from '../lib/redact.js';
+import { nowIso, isoFromMs } from '../lib/time.js';
+import {
+  runClaudeSession,
+  subtypeOf,
+  toolNameOf,
+  typeOf,
+  type PermissionMode,
+  type SessionResult,
+  type ToolPermissionDecision,
+  type ToolPermissionRequest,
+} from '../runtime/index.js';
+import type { RunRecord, Store } from '../store/index.js';
+
+/** Anything that accepts message records in order and can flush them (the store's MessageWriter). */
+export interface MessageSink {
+  write(record: MessageRecord): void;
+  flush(): Promise<void>;
+}
+
+export interface RunAgentOptions {
+  store: Store;
+  bus: EventBus;
+  messages: MessageSink;
+  cliPath: string;
+  agent: AgentDefinition;
+  prompt: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** Model when the agent definition names none. */
+  defaultModel?: string | undefined;
+  taskKind?: string;
+  workItemId?: WorkItemId | null;
+  attempt?: number;
+  worktree?: string | null;
+  branch?: string | null;
+  resumeSessionId?: string | undefined;
+  /** Reuse an existing run row (a resume or retry of the same run) instead of creating one. */
+  existingRunId?: RunId;
+  permissionMode?: PermissionMode;
+  /** Extra tool rules approved without asking, added to the agent's own tools (e.g. `Bash(git *)`). */
+  extraAllowedTools?: readonly string[];
+  toolPermission?: (request: ToolPermissionRequest) => ToolPermissionDecision | Promise<ToolPermissionDecision>;
+  timeoutMs?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+  stopGraceMs?: number | undefined;
+  maxTurns?: number | undefined;
+  /** Per-run cost cap in USD, enforced by the CLI after each turn (`--max-budget-usd`). */
+  maxBudgetUsd?: number | undefined;
+  signal?: AbortSignal;
+  /** Called with the run id as soon as the row exists (before spawning). */
+  onRunCreated?: (runId: RunId) => void;
+}
+
+export interface RunAgentResult {
+  run: RunRecord;
+  invocationId: InvocationId;
+  session: SessionResult;
+}
+
+/**
+ * Runs one role agent as one recorded Claude Code session: the run row is written before the process is
+ * spawned, the real pid once known, every stream message through the bus to the batched writer, and the
+ * invocation's tokens and cost from the CLI's own result message. Never trusts the session for success: the
+ * outcome comes from the result message, the exit code and why it was stopped.
+ */
+export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult> {
+  const { store, bus, agent } = options;
+  const runId = options.existingRunId ?? (newSortableId() as RunId);
+  const createdAt = nowIso();
+  if (!options.existingRunId) {
+    await store.createRun({
+      id: runId,
+      agent: agent.name,
+      taskKind: options.taskKind ?? 'task',
+      prompt: redactText(options.prompt),
+      cwd: options.cwd,
+      workItemId: options.workItemId ?? null,
+      attempt: options.attempt ?? 1,
+      worktree: options.worktree ?? null,
+      branch: options.branch ?? null,
+      ownerPid: process.pid,
+      host: hostname(),
+      createdAt,
+    });
+    bus.emit('run.queued', { runId, agent: agent.name, workItemId: options.workItemId ?? null, at: createdAt });
+  }
+  options.onRunCreated?.(runId);
+
+  const invocationId = newSortableId() as InvocationId;
+  const model = agent.model ?? options.defaultModel ?? null;
+  await store.createInvocation({
+    id: invocationId,
+    runId,
+    prompt: redactText(options.prompt),
+    systemPrompt: redactText(agent.instructions),
+    model,
+    resumeSessionId: options.resumeSessionId ?? null,
+    startedAt: nowIso(),
+  });
+
+  let seq = 0;
+  let markedRunning: Promise<void> = Promise.resolve();
+  const tools = agent.tools ?? undefined;
+  const extraArgs: string[] = [];
+  if (options.maxBudgetUsd !== undefined) extraArgs.push('--max-budget-usd', String(options.maxBudgetUsd));
+
+  const session = await runClaudeSession({
+    runId,
+    cliPath: options.cliPath,
+    cwd: options.cwd,
+    prompt: options.prompt,
+    appendSystemPrompt: agent.instructions,
+    ...(model ? { model } : {}),
+    ...(tools ? { tools } : {}),
+    allowedTools: [...(tools ?? []), ...(options.extraAllowedTools ?? [])],
+    disallowedTools: agent.disallowedTools,
+    permissionMode: options.permissionMode ?? 'default',
+    ...(options.maxTurns !== undefined || agent.maxTurns !== null ? { maxTurns: agent.maxTurns ?? options.maxTurns } : {}),
+    ...(options.resumeSessionId ? { resumeSessionId: options.resumeSessionId } : {}),
+    env: options.env,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+    ...(options.toolPermission ? { toolPermission: options.toolPermission } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    extraArgs,
+    onSpawn: (pid) => {
+      const at = nowIso();
+      markedRunning = store.markRunRunning(runId, { pid, startedAt: at });
+      bus.emit('run.started', { runId, invocationId, agent: agent.name, pid, at });
+    },
+    onMessage: (message, receivedAt) => {
+      seq += 1;
+      const record: MessageRecord = {
+        invocationId,
+        runId,
+        seq,
+        at: isoFromMs(receivedAt),
+        type: typeOf(message),
+        subtype: subtypeOf(message),
+        toolName: toolNameOf(message),
+        payload: safePayload(message.raw),
+      };
+      bus.emit('run.message', record);
+      options.messages.write(record);
+    },
+    onPermissionDecision: (request, decision) => {
+      if (decision.behavior !== 'deny') return;
+      const at = nowIso();
+      const input = redactValue(request.input);
+      bus.emit('run.permission_denied', { runId, invocationId, toolName: request.toolName, reason: decision.message, input, at });
+      void store.appendEvent({ at, kind: 'permission.denied', runId, workItemId: options.workItemId ?? null, message: `${request.toolName}: ${decision.message}`, data: { tool: request.toolName, input } });
+    },
+  });
+
+  await markedRunning;
+  await options.messages.flush();
+  const current = await store.getRun(runId);
+  const { status, errorKind, errorMessage } = finalStatus(session, current?.stopRequestedAt ?? null);
+  const endedAt = nowIso();
+  const result = session.result;
+  await store.finishInvocation(invocationId, {
+    status,
+    endedAt,
+    sessionId: session.sessionId,
+    model: session.model ?? model,
+    cliVersion: session.cliVersion,
+    durationMs: result?.durationMs ?? null,
+    durationApiMs: result?.durationApiMs ?? null,
+    numTurns: result?.numTurns ?? null,
+    inputTokens: result?.usage.input_tokens ?? 0,
+    outputTokens: result?.usage.output_tokens ?? 0,
+    cacheCreationInputTokens: result?.usage.cache_creation_input_tokens ?? 0,
+    cacheReadInputTokens: result?.usage.cache_read_input_tokens ?? 0,
+    costUsd: result?.totalCostUsd ?? 0,
+    resultSubtype: result?.subtype ?? null,
+    resultText: result?.result !== null && result?.result !== undefined ? redactText(result.result) : null,
+    isError: result?.isError ?? true,
+    terminalReason: result?.terminalReason ?? null,
+    apiErrorStatus: result?.apiErrorStatus ?? null,
+    permissionDenials: redactValue([
+      ...(result?.permissionDenials ?? []).map((denial) => ({ ...denial, source: 'cli' }) as unknown as JsonObject),
+      ...session.deniedTools.map((denial) => ({ tool_name: denial.toolName, tool_input: denial.input, message: denial.message, source: 'orchestrator' }) as JsonObject),
+    ]),
+    exitCode: session.exitCode,
+    signal: session.signal,
+    stderrTail: redactText(session.stderrTail.join('\n')),
+  });
+  await store.finishRun(runId, { status, endedAt, exitCode: session.exitCode, errorKind, errorMessage: errorMessage === null ? null : redactText(errorMessage) });
+  bus.emit('run.ended', { runId, invocationId, status, errorKind, errorMessage, costUsd: result?.totalCostUsd ?? 0, at: endedAt });
+  const run = await store.getRun(runId);
+  if (!run) throw new Error(`run ${runId} vanished from the store`);
+  return { run, invocationId, session };
+}
+
+function safePayload(raw: JsonObject): JsonObject {
+  // Redaction costs a deep copy; do it only for lines that may hold a secret (checked on the serialized text).
+  return mayContainSecret(JSON.stringify(raw)) ? redactValue(raw) : raw;
+}
+
+/** The run's status: a stop requested from outside (orchestrator stop, dashboard) turns any ending into `stopped`. */
+function finalStatus(session: SessionResult, stopRequestedAt: string | null): { status: RunStatus; errorKind: RunErrorKind | null; errorMessage: string | null } {
+  if (stopRequestedAt !== null && session.outcome !== 'succeeded') {
+    return { status: 'stopped', errorKind: 'stop_requested', errorMessage: `stopped on request at ${stopRequestedAt}` };
+  }
+  return { status: session.outcome, errorKind: session.errorKind, errorMessage: session.errorMessage };
+}

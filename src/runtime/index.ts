@@ -1,0 +1,5 @@
+export * from './claude-session.js';
+export * from './cli-locator.js';
+export * from './process-group.js';
+export * from './stream-events.js';
+export * from './inactivity-watchdog.js';
