@@ -101,7 +101,7 @@ function toolList(fields: Record<string, unknown>, field: string, file: string):
   if (!items || !items.every((item) => typeof item === 'string')) {
     throw new AgentDefinitionError(file, `field "${field}" must be a comma-separated string or a list of tool names`);
   }
-  return (items as string[]).map((item) => item.trim()).filter((item) => item.length > 0);
+  return (items).map((item) => item.trim()).filter((item) => item.length > 0);
 }
 
 /**

@@ -23,6 +23,12 @@ const oneLine = (text: string, max = 160): string => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
+/** A JSON value as display text (objects as JSON, never "[object Object]"). */
+function text(value: JsonValue | undefined): string {
+  if (value === undefined || value === null) return '-';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
 function asObject(value: JsonValue | undefined): JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {};
 }
@@ -54,9 +60,9 @@ function toolResultText(content: JsonValue | undefined): string {
 export function formatStreamMessage(payload: JsonObject, paint: Paint, cwd: string | null): string[] {
   const type = payload.type;
   if (type === 'system') {
-    if (payload.subtype === 'init') return [paint.dim(`  session ${String(payload.session_id)} · model ${String(payload.model)} · claude ${String(payload.claude_code_version)}`)];
-    if (payload.subtype === 'api_retry') return [paint.yellow(`  ↻ API retry ${String(payload.attempt)}/${String(payload.max_retries)} (HTTP ${String(payload.error_status)}) in ${String(payload.retry_delay_ms)} ms`)];
-    return [paint.dim(`  · system/${String(payload.subtype)}`)];
+    if (payload.subtype === 'init') return [paint.dim(`  session ${text(payload.session_id)} · model ${text(payload.model)} · claude ${text(payload.claude_code_version)}`)];
+    if (payload.subtype === 'api_retry') return [paint.yellow(`  ↻ API retry ${text(payload.attempt)}/${text(payload.max_retries)} (HTTP ${text(payload.error_status)}) in ${text(payload.retry_delay_ms)} ms`)];
+    return [paint.dim(`  · system/${text(payload.subtype)}`)];
   }
   if (type === 'assistant') {
     const message = asObject(payload.message);
@@ -65,7 +71,7 @@ export function formatStreamMessage(payload: JsonObject, paint: Paint, cwd: stri
     for (const raw of content) {
       const block = asObject(raw);
       if (block.type === 'text' && typeof block.text === 'string' && block.text.trim()) lines.push(`  ${paint.cyan('✎')} ${oneLine(block.text, 200)}`);
-      if (block.type === 'tool_use') lines.push(`  ${paint.bold('⚙')} ${paint.bold(String(block.name))} ${summarizeToolInput(String(block.name), asObject(block.input), cwd)}`);
+      if (block.type === 'tool_use') lines.push(`  ${paint.bold('⚙')} ${paint.bold(text(block.name))} ${summarizeToolInput(text(block.name), asObject(block.input), cwd)}`);
     }
     return lines;
   }
@@ -84,11 +90,11 @@ export function formatStreamMessage(payload: JsonObject, paint: Paint, cwd: stri
   if (type === 'result') {
     const usage = asObject(payload.usage);
     const ok = payload.subtype === 'success' && payload.is_error !== true;
-    const head = ok ? paint.green('✔ result') : paint.red(`✗ result ${String(payload.subtype)}${payload.is_error === true ? ' (error)' : ''}`);
+    const head = ok ? paint.green('✔ result') : paint.red(`✗ result ${text(payload.subtype)}${payload.is_error === true ? ' (error)' : ''}`);
     return [
-      `  ${head}: ${oneLine(typeof payload.result === 'string' ? payload.result : Array.isArray(payload.errors) ? payload.errors.join('; ') : '', 200)}`,
+      `  ${head}: ${oneLine(typeof payload.result === 'string' ? payload.result : Array.isArray(payload.errors) ? payload.errors.map(text).join('; ') : '', 200)}`,
       paint.dim(
-        `    ${String(payload.num_turns)} turns · ${formatTokens(usage)} · $${Number(payload.total_cost_usd ?? 0).toFixed(4)} · ${formatDuration(Number(payload.duration_ms ?? 0))}`,
+        `    ${text(payload.num_turns)} turns · ${formatTokens(usage)} · $${Number(payload.total_cost_usd ?? 0).toFixed(4)} · ${formatDuration(Number(payload.duration_ms ?? 0))}`,
       ),
     ];
   }

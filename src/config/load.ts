@@ -146,8 +146,9 @@ function validKeysAt(path: readonly string[]): string[] {
 }
 
 function unwrap(schema: unknown): unknown {
-  let current = schema as { def?: { innerType?: unknown; type?: string } } | undefined;
-  while (current?.def?.innerType) current = current.def.innerType as typeof current;
+  type Wrapped = { def?: { innerType?: Wrapped; type?: string } } | undefined;
+  let current = schema as Wrapped;
+  while (current?.def?.innerType) current = current.def.innerType;
   return current;
 }
 

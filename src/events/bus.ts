@@ -19,8 +19,9 @@ export class EventBus {
       set = new Set();
       this.#listeners.set(name, set);
     }
-    set.add(listener as EventListener<never>);
-    return () => set.delete(listener as EventListener<never>);
+    const stored: EventListener<never> = listener;
+    set.add(stored);
+    return () => set.delete(stored);
   }
 
   onAny(listener: AnyEventListener): () => void {

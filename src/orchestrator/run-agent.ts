@@ -184,8 +184,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
     terminalReason: result?.terminalReason ?? null,
     apiErrorStatus: result?.apiErrorStatus ?? null,
     permissionDenials: redactValue([
-      ...(result?.permissionDenials ?? []).map((denial) => ({ ...denial, source: 'cli' }) as unknown as JsonObject),
-      ...session.deniedTools.map((denial) => ({ tool_name: denial.toolName, tool_input: denial.input, message: denial.message, source: 'orchestrator' }) as JsonObject),
+      ...(result?.permissionDenials ?? []).map((denial): JsonObject => ({ tool_name: denial.tool_name, tool_use_id: denial.tool_use_id, tool_input: denial.tool_input, source: 'cli' })),
+      ...session.deniedTools.map((denial): JsonObject => ({ tool_name: denial.toolName, tool_input: denial.input, message: denial.message, source: 'orchestrator' })),
     ]),
     exitCode: session.exitCode,
     signal: session.signal,

@@ -266,11 +266,12 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
   child.stderr.on('data', (chunk: string) => stderrSplitter.push(chunk));
   child.stderr.on('end', () => stderrSplitter.end());
 
-  let stopping: Promise<void> | null = null;
+  // Held in an object so the type checker sees it can change inside the callbacks.
+  const stopState: { promise: Promise<void> | null } = { promise: null };
   const stop = (reason: unknown): Promise<void> => {
-    if (stopping) return stopping;
+    if (stopState.promise) return stopState.promise;
     stopReason = reason;
-    stopping = (async () => {
+    stopState.promise = (async () => {
       watchdog?.stop();
       if (hasExited) return;
       sendControlRequest({ subtype: 'interrupt' });
@@ -280,7 +281,7 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
       await Promise.race([exited, delay(Math.min(2_000, graceMs))]);
       if (!hasExited) await killRunProcesses(options.runId, pid, graceMs);
     })();
-    return stopping;
+    return stopState.promise;
   };
 
   const timeoutSignal = options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : null;
@@ -307,7 +308,7 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
   const { exitCode, signal } = await exited;
   watchdog?.stop();
   for (const [source, listener] of abortListeners) source.removeEventListener('abort', listener);
-  if (stopping) await stopping;
+  if (stopState.promise) await stopState.promise;
   // No tool subprocess may outlive its session: clean the group (and any escaped marker-carrying process).
   await killRunProcesses(options.runId, pid, 1_000);
 

@@ -149,7 +149,7 @@ export function classifyStreamMessage(raw: JsonObject): StreamMessage {
         isError: raw.is_error === true,
         sessionId,
         result: str(raw.result),
-        errors: Array.isArray(raw.errors) ? raw.errors.map((error) => String(error)) : [],
+        errors: Array.isArray(raw.errors) ? raw.errors.map((error) => (typeof error === 'string' ? error : JSON.stringify(error))) : [],
         durationMs: num(raw.duration_ms),
         durationApiMs: num(raw.duration_api_ms),
         numTurns: num(raw.num_turns),

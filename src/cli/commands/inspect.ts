@@ -88,7 +88,10 @@ export async function showCommand(ref: string, options: GlobalOptions & { json?:
         `  exit      ${invocation.exitCode ?? '-'}${invocation.signal ? ` (${invocation.signal})` : ''}`,
       );
       if (invocation.resultText) lines.push(`  result    ${invocation.resultText.split('\n')[0] ?? ''}`);
-      for (const denial of invocation.permissionDenials) lines.push(paint.yellow(`  denied    ${String(denial.tool_name)}: ${String(denial.message ?? JSON.stringify(denial.tool_input))}`));
+      for (const denial of invocation.permissionDenials) {
+        const reason = typeof denial.message === 'string' ? denial.message : JSON.stringify(denial.tool_input);
+        lines.push(paint.yellow(`  denied    ${JSON.stringify(denial.tool_name)}: ${reason}`));
+      }
       if (invocation.stderrTail) lines.push(paint.dim(`  stderr    ${invocation.stderrTail.split('\n').slice(-5).join('\n            ')}`));
     }
     ctx.stdout.write(`${lines.join('\n')}\n`);
@@ -117,7 +120,7 @@ export async function logsCommand(ref: string, options: GlobalOptions & { follow
       }
     };
     const drain = async () => {
-      for (const invocation of await ctx.store.listInvocations(run.id as RunId)) {
+      for (const invocation of await ctx.store.listInvocations(run.id)) {
         for (;;) {
           const batch = await ctx.store.listMessages({ invocationId: invocation.id, afterSeq: lastSeq.get(invocation.id) ?? 0, limit: 1000 });
           print(batch);

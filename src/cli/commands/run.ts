@@ -108,7 +108,7 @@ async function resolveResume(store: import('../../store/index.js').Store, ref: s
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-/.test(ref)) return ref;
   const run = await store.findRun(ref);
   if (!run) throw new UsageError(`--resume ${ref}: no run or session with that id`, { hint: 'Use a session id (shown by `orchestrator show`) or a run id.' });
-  const invocations = await store.listInvocations(run.id as RunId);
+  const invocations = await store.listInvocations(run.id);
   const sessionId = [...invocations].reverse().find((invocation) => invocation.sessionId)?.sessionId;
   if (!sessionId) throw new UsageError(`run ${run.id} has no session to resume`);
   return sessionId;
