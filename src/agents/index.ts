@@ -1,2 +1,3 @@
 export * from './definitions.js';
 export * from './templates.js';
+export * from './prompts.js';

@@ -50,9 +50,9 @@ describe('scripted model server', () => {
       'message_delta',
       'message_stop',
     ]);
-    const toolDelta = data[5] as { delta: { partial_json: string } };
+    const toolDelta = data[5] as unknown as { delta: { partial_json: string } };
     expect(JSON.parse(toolDelta.delta.partial_json)).toEqual({ file_path: '/work/repo/SPEC-12.md', content: 'x' });
-    expect((data[7] as { delta: { stop_reason: string }; usage: { output_tokens: number } }).delta.stop_reason).toBe('tool_use');
+    expect((data[7] as unknown as { delta: { stop_reason: string } }).delta.stop_reason).toBe('tool_use');
     expect(server.requests[0]).toMatchObject({ sessionId: 's1', scenario: 'dev', turnIndex: 0, kind: 'turn' });
   });
 

@@ -1,0 +1,125 @@
+/**
+ * Task prompts for each role. They name the exact deliverable and where it goes, because the orchestrator
+ * checks that deliverable on disk afterwards (agents/deliverables.ts); the wording of the role itself lives in
+ * the agent definition (.claude/agents/<role>.md), appended to the system prompt.
+ * The first line of every prompt is "ROLE: <role>" and the second names the item: the scripted model's demo
+ * scenarios match on them, and so can a person reading the runs list.
+ */
+export interface PriorityRef {
+  number: string;
+  title: string;
+  body: string;
+}
+
+export interface BugRef {
+  number: string;
+  title: string;
+  severity: string;
+  body: string;
+}
+
+export function architectPrompt(item: PriorityRef, specPath: string): string {
+  return [
+    'ROLE: architect',
+    `PRIORITY ${item.number}: ${item.title}`,
+    '',
+    `Write the technical specification for this roadmap priority to: ${specPath}`,
+    '(a path relative to your working directory, which is a checkout of the repository).',
+    '',
+    'The priority as written in the roadmap:',
+    '---',
+    item.body.trim() || '(no description beyond the title)',
+    '---',
+    '',
+    `The orchestrator checks that ${specPath} exists and is not empty. Write no other file, and do not run git.`,
+  ].join('\n');
+}
+
+export interface DeveloperContext {
+  specPath: string | null;
+  branch: string;
+  integrationBranch: string;
+  testCommand: string | null;
+  /** Present when the reviewer sent the work back. */
+  reviewPath?: string | null;
+  /** Present when merging into the integration branch conflicted. */
+  conflictFiles?: readonly string[] | null;
+  /** Present when the previous attempt failed a check (no commits, tests failing, dirty worktree). */
+  previousFailure?: string | null;
+}
+
+export function developerPrompt(item: PriorityRef, context: DeveloperContext): string {
+  return [
+    'ROLE: code-developer',
+    `PRIORITY ${item.number}: ${item.title}`,
+    '',
+    context.specPath ? `Implement the specification ${context.specPath}.` : `Implement this priority:\n---\n${item.body.trim()}\n---`,
+    ...implementationRules(context),
+  ].join('\n');
+}
+
+export function bugFixerPrompt(bug: BugRef, context: DeveloperContext): string {
+  return [
+    'ROLE: bug-fixer',
+    `BUG ${bug.number}: ${bug.title}`,
+    `Severity: ${bug.severity}`,
+    '',
+    'The bug report, in full:',
+    '---',
+    bug.body.trim() || '(no description beyond the title)',
+    '---',
+    '',
+    'Reproduce it with a test that fails, then fix it.',
+    ...implementationRules(context),
+  ].join('\n');
+}
+
+function implementationRules(context: DeveloperContext): string[] {
+  const lines = [
+    `Your working directory is your own git worktree, on branch ${context.branch}; it will be merged into ${context.integrationBranch}.`,
+  ];
+  if (context.reviewPath) lines.push('', `The code reviewer requested changes in ${context.reviewPath}. Read it and address every point.`);
+  if (context.conflictFiles && context.conflictFiles.length > 0) {
+    lines.push(
+      '',
+      `Merging your branch into ${context.integrationBranch} conflicted in: ${context.conflictFiles.join(', ')}.`,
+      `Run \`git merge ${context.integrationBranch}\` in your worktree, resolve the conflicts keeping both changes' intent, run the tests, and commit the merge.`,
+    );
+  }
+  if (context.previousFailure) lines.push('', `Your previous attempt was not accepted: ${context.previousFailure}`);
+  lines.push('');
+  if (context.testCommand) lines.push(`Run the tests with \`${context.testCommand}\` before you commit.`);
+  lines.push(
+    'Commit your work on your branch (add only the files you intended). Do not push, merge into other branches, or switch branches.',
+    `The orchestrator checks: new commits on ${context.branch}, nothing left uncommitted${context.testCommand ? `, and \`${context.testCommand}\` passing` : ''}.`,
+  );
+  return lines;
+}
+
+export function reviewerPrompt(item: PriorityRef | BugRef, context: { kind: 'PRIORITY' | 'BUG'; specPath: string | null; branch: string; integrationBranch: string; reviewPath: string; testCommand: string | null }): string {
+  return [
+    'ROLE: code-reviewer',
+    `${context.kind} ${item.number}: ${item.title}`,
+    '',
+    `Review branch ${context.branch} (your working directory) against ${context.integrationBranch}: \`git diff ${context.integrationBranch}...HEAD\`.`,
+    context.specPath ? `The specification is ${context.specPath}.` : `The report:\n---\n${item.body.trim()}\n---`,
+    context.testCommand ? `Run the tests with \`${context.testCommand}\`.` : '',
+    '',
+    `Write your review to: ${context.reviewPath}`,
+    'Its first line must be exactly "Verdict: APPROVED" or "Verdict: CHANGES REQUESTED"; for changes requested, list each change.',
+    'Do not edit any other file, do not commit.',
+  ]
+    .filter((line, index, lines) => line !== '' || lines[index - 1] !== '')
+    .join('\n');
+}
+
+export function projectManagerPrompt(item: PriorityRef, context: { roadmapPath: string; integrationBranch: string }): string {
+  return [
+    'ROLE: project-manager',
+    `PRIORITY ${item.number}: ${item.title}`,
+    '',
+    `This priority was reviewed and merged into ${context.integrationBranch}.`,
+    `In ${context.roadmapPath}, set the status of PRIORITY ${item.number} to "✅ Complete": its **Status**: line if it has one, otherwise the status at the end of its heading.`,
+    'Change nothing else in the file, and no other file.',
+  ].join('\n');
+}
