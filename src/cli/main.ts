@@ -133,6 +133,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `orchestrator logs … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

@@ -1,1 +1,4 @@
 export * from './store.js';
+export { MessageWriter, type MessageWriterOptions } from './message-writer.js';
+export { openStore } from './open-store.js';
+export { SqliteStore } from './sqlite-store.js';

@@ -1,0 +1,242 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DirtyWorktreeError, NotAGitRepoError, OrchestratorError } from '../lib/errors.js';
+
+export class GitCommandError extends OrchestratorError {
+  constructor(args: readonly string[], cwd: string, exitCode: number | null, stderr: string) {
+    super('ORCH_GIT_FAILED', `git ${args.join(' ')} failed in ${cwd} (exit ${String(exitCode)}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`, {
+      hint: 'Check the repository state with `git status` in that directory.',
+      data: { args: [...args], cwd, exitCode },
+    });
+  }
+}
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs git with `cwd` (never chdir), no prompts, C locale; rejects with GitCommandError unless the exit code is allowed. */
+export function git(args: readonly string[], cwd: string, options: { allowedExitCodes?: readonly number[]; signal?: AbortSignal } = {}): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      [...args],
+      { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', GIT_EDITOR: 'true' }, maxBuffer: 64 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) },
+      (error, stdout, stderr) => {
+        const exitCode = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        if (exitCode !== null && (options.allowedExitCodes ?? [0]).includes(exitCode)) {
+          resolve({ stdout, stderr, exitCode });
+          return;
+        }
+        reject(new GitCommandError(args, cwd, exitCode, stderr || (error?.message ?? '')));
+      },
+    );
+  });
+}
+
+export type MergeOutcome = { kind: 'merged'; sha: string } | { kind: 'conflict'; files: string[] } | { kind: 'nothing_to_merge' };
+
+/**
+ * The repository operations of the pipeline. Worktrees live in `<repo>/.orchestrator/worktrees/<name>` (git-ignored
+ * runtime data). Merges happen in a dedicated integration worktree on a detached HEAD, never in the user's own
+ * working tree; the integration branch ref then moves by compare-and-swap. If the user's checkout has the
+ * integration branch checked out, it is advanced with `git merge --ff-only`, which only moves forward and refuses
+ * rather than overwrite local changes.
+ */
+export class RepoOps {
+  readonly worktreesDir: string;
+
+  constructor(readonly root: string) {
+    this.worktreesDir = join(root, '.orchestrator', 'worktrees');
+  }
+
+  static async open(dir: string): Promise<RepoOps> {
+    const result = await git(['rev-parse', '--show-toplevel'], dir, { allowedExitCodes: [0, 128] }).catch(() => null);
+    if (!result || result.exitCode !== 0) throw new NotAGitRepoError(dir);
+    return new RepoOps(result.stdout.trim());
+  }
+
+  async currentBranch(): Promise<string> {
+    const { stdout, exitCode } = await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], this.root, { allowedExitCodes: [0, 1] });
+    if (exitCode !== 0) {
+      throw new OrchestratorError('ORCH_DETACHED_HEAD', `${this.root} is on a detached HEAD, so there is no branch to merge finished work into`, {
+        hint: 'Check out a branch (git switch main), or set integrationBranch in orchestrator.config.json.',
+      });
+    }
+    return stdout.trim();
+  }
+
+  async assertBranchExists(branch: string): Promise<void> {
+    const { exitCode } = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], this.root, { allowedExitCodes: [0, 1] });
+    if (exitCode !== 0) {
+      throw new OrchestratorError('ORCH_NO_SUCH_BRANCH', `the integration branch "${branch}" does not exist in ${this.root} (or has no commit)`, {
+        hint: 'Make a first commit, or set integrationBranch in orchestrator.config.json to an existing branch.',
+      });
+    }
+  }
+
+  async headSha(ref: string, cwd: string = this.root): Promise<string> {
+    return (await git(['rev-parse', '--verify', `${ref}^{commit}`], cwd)).stdout.trim();
+  }
+
+  /** A file's text at a ref, or null if the file is not there. */
+  async showFile(ref: string, path: string): Promise<string | null> {
+    const result = await git(['show', `${ref}:${path}`], this.root, { allowedExitCodes: [0, 128] });
+    return result.exitCode === 0 ? result.stdout : null;
+  }
+
+  async readWorktreeFile(dir: string, path: string): Promise<string | null> {
+    return readFile(join(dir, path), 'utf8').catch(() => null);
+  }
+
+  /** Paths with uncommitted changes (modified, added, untracked), relative to the worktree. */
+  async dirtyFiles(dir: string): Promise<string[]> {
+    const { stdout } = await git(['status', '--porcelain=v1', '-z', '--untracked-files=all'], dir);
+    const files: string[] = [];
+    const entries = stdout.split('\0').filter(Boolean);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] ?? '';
+      files.push(entry.slice(3));
+      if (entry.startsWith('R') || entry.startsWith('C')) i++; // rename: the next entry is the source path
+    }
+    return files;
+  }
+
+  async commitsSince(dir: string, sha: string): Promise<string[]> {
+    const { stdout } = await git(['rev-list', `${sha}..HEAD`], dir);
+    return stdout.split('\n').filter(Boolean);
+  }
+
+  /** Commits exactly these files (nothing else that may be staged). Returns the new sha, or null if nothing changed. */
+  async commitFiles(dir: string, files: readonly string[], message: string): Promise<string | null> {
+    await git(['add', '--', ...files], dir);
+    const staged = await git(['diff', '--cached', '--quiet', '--', ...files], dir, { allowedExitCodes: [0, 1] });
+    if (staged.exitCode === 0) return null;
+    await git(['-c', 'user.name=Orchestrator', '-c', 'user.email=orchestrator@localhost', '-c', 'commit.gpgsign=false', 'commit', '-q', '--only', '-m', message, '--', ...files], dir);
+    return this.headSha('HEAD', dir);
+  }
+
+  /** Sets files aside in a stash (with untracked ones) so they are out of the way but not lost. */
+  async stashFiles(dir: string, files: readonly string[], message: string): Promise<void> {
+    await git(['stash', 'push', '--include-untracked', '-m', message, '--', ...files], dir);
+  }
+
+  /** Reverts uncommitted changes to these files (used in the integration worktree after a rejected edit). */
+  async discardChanges(dir: string, files: readonly string[]): Promise<void> {
+    await git(['checkout', '--', ...files], dir, { allowedExitCodes: [0, 1] });
+  }
+
+  /** The worktree for `branch` (created from `base` if the branch is new); an existing one is reused. */
+  async worktreeFor(name: string, branch: string, base: string): Promise<string> {
+    const registered = (await this.listWorktrees()).find((entry) => entry.branch === `refs/heads/${branch}`);
+    if (registered && existsSync(registered.path)) return registered.path;
+    await git(['worktree', 'prune'], this.root);
+    await mkdir(this.worktreesDir, { recursive: true });
+    const path = join(this.worktreesDir, name);
+    const branchExists = (await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], this.root, { allowedExitCodes: [0, 1] })).exitCode === 0;
+    if (branchExists) await git(['worktree', 'add', '--quiet', path, branch], this.root);
+    else await git(['worktree', 'add', '--quiet', '-b', branch, path, base], this.root);
+    return path;
+  }
+
+  async listWorktrees(): Promise<{ path: string; branch: string | null; head: string | null }[]> {
+    const { stdout } = await git(['worktree', 'list', '--porcelain'], this.root);
+    const entries: { path: string; branch: string | null; head: string | null }[] = [];
+    for (const block of stdout.split('\n\n')) {
+      const lines = block.split('\n');
+      const path = lines.find((line) => line.startsWith('worktree '))?.slice(9);
+      if (!path) continue;
+      entries.push({ path, branch: lines.find((line) => line.startsWith('branch '))?.slice(7) ?? null, head: lines.find((line) => line.startsWith('HEAD '))?.slice(5) ?? null });
+    }
+    return entries;
+  }
+
+  /** The integration worktree, on a detached HEAD at the tip of the integration branch, clean. */
+  async integrationWorktree(branch: string): Promise<string> {
+    const path = join(this.worktreesDir, '_integration');
+    const registered = (await this.listWorktrees()).some((entry) => entry.path === path);
+    if (!registered || !existsSync(path)) {
+      await git(['worktree', 'prune'], this.root);
+      await mkdir(this.worktreesDir, { recursive: true });
+      await git(['worktree', 'add', '--quiet', '--detach', path, branch], this.root);
+      return path;
+    }
+    const dirty = await this.dirtyFiles(path);
+    if (dirty.length > 0) throw new DirtyWorktreeError(path, dirty);
+    await git(['checkout', '--quiet', '--detach', branch], path);
+    return path;
+  }
+
+  /**
+   * Merges `branch` into `into` in the integration worktree. A conflict aborts the merge and leaves both
+   * branches exactly as they were.
+   */
+  async merge(branch: string, into: string, message: string, signal?: AbortSignal): Promise<MergeOutcome> {
+    const worktree = await this.integrationWorktree(into);
+    const before = await this.headSha('HEAD', worktree);
+    const alreadyIn = await git(['merge-base', '--is-ancestor', branch, before], worktree, { allowedExitCodes: [0, 1] });
+    if (alreadyIn.exitCode === 0) return { kind: 'nothing_to_merge' };
+    const result = await git(['-c', 'user.name=Orchestrator', '-c', 'user.email=orchestrator@localhost', '-c', 'commit.gpgsign=false', 'merge', '--no-ff', '--no-edit', '-m', message, branch], worktree, {
+      allowedExitCodes: [0, 1],
+      ...(signal ? { signal } : {}),
+    });
+    if (result.exitCode !== 0) {
+      const conflicted = await git(['diff', '--name-only', '--diff-filter=U'], worktree);
+      const files = conflicted.stdout.split('\n').filter(Boolean);
+      await git(['merge', '--abort'], worktree, { allowedExitCodes: [0, 128] });
+      await git(['checkout', '--quiet', '--detach', before], worktree);
+      return { kind: 'conflict', files: files.length > 0 ? files : ['(merge failed: ' + result.stderr.trim().split('\n').slice(-1).join('') + ')'] };
+    }
+    const sha = await this.headSha('HEAD', worktree);
+    await this.advanceBranch(into, before, sha);
+    return { kind: 'merged', sha };
+  }
+
+  /** Commits files in the integration worktree and advances the integration branch to that commit. */
+  async commitOnIntegration(worktree: string, branch: string, files: readonly string[], message: string): Promise<string | null> {
+    const before = await this.headSha('HEAD', worktree);
+    const sha = await this.commitFiles(worktree, files, message);
+    if (sha === null) return null;
+    await this.advanceBranch(branch, before, sha);
+    return sha;
+  }
+
+  /** Moves `branch` from `from` to `to` (a descendant), keeping the user's checkout consistent if it is on it. */
+  async advanceBranch(branch: string, from: string, to: string): Promise<void> {
+    const userBranch = await git(['symbolic-ref', '--quiet', 'HEAD'], this.root, { allowedExitCodes: [0, 1] });
+    if (userBranch.exitCode === 0 && userBranch.stdout.trim() === `refs/heads/${branch}`) {
+      const result = await git(['merge', '--ff-only', '--quiet', to], this.root, { allowedExitCodes: [0, 1, 128] });
+      if (result.exitCode !== 0) {
+        throw new OrchestratorError('ORCH_USER_CHECKOUT_BLOCKS_MERGE', `could not fast-forward your checkout of ${branch} in ${this.root}: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`, {
+          hint: `Commit or stash your local changes in ${this.root}; the merge will be retried. Nothing was lost.`,
+          retryable: true,
+        });
+      }
+      return;
+    }
+    await git(['update-ref', '-m', `orchestrator: advance ${branch}`, `refs/heads/${branch}`, to, from], this.root);
+  }
+
+  /** After a verified merge: removes the item's worktree (if clean) and deletes its branch (only if merged). */
+  async cleanupMerged(worktree: string, branch: string, into: string): Promise<{ removedWorktree: boolean; deletedBranch: boolean }> {
+    const merged = await git(['merge-base', '--is-ancestor', `refs/heads/${branch}`, `refs/heads/${into}`], this.root, { allowedExitCodes: [0, 1, 128] });
+    if (merged.exitCode !== 0) return { removedWorktree: false, deletedBranch: false };
+    let removedWorktree = false;
+    if (existsSync(worktree) && (await this.dirtyFiles(worktree)).length === 0) {
+      await git(['worktree', 'remove', worktree], this.root);
+      removedWorktree = true;
+    }
+    let deletedBranch = false;
+    if (removedWorktree || !existsSync(worktree)) {
+      const sha = await this.headSha(`refs/heads/${branch}`);
+      // A compare-and-swap delete of a branch verified to be merged: never `branch -D`.
+      await git(['update-ref', '-d', `refs/heads/${branch}`, sha], this.root);
+      deletedBranch = true;
+    }
+    return { removedWorktree, deletedBranch };
+  }
+}

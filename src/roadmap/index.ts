@@ -1,0 +1,3 @@
+export * from './parse.js';
+export * from './write-status.js';
+export * from './generate.js';

@@ -1,0 +1,123 @@
+/**
+ * Numbered migrations, embedded as strings so the compiled package needs no .sql files. Applied in order at
+ * open, each in its own transaction, recorded in schema_migrations. Never edit a released migration: add one.
+ * Times are UTC ISO-8601 text in both dialects, so SQLite and PostgreSQL return identical strings.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sqlite: string;
+  postgres: string;
+}
+
+const RUNS = (dialect: 'sqlite' | 'postgres') => `
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  task_kind TEXT NOT NULL,
+  prompt TEXT NOT NULL,
+  work_item_id TEXT,
+  attempt INTEGER NOT NULL DEFAULT 1,
+  status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','timed_out','stopped','orphaned')),
+  cwd TEXT NOT NULL,
+  worktree TEXT,
+  branch TEXT,
+  pid INTEGER,
+  owner_pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  ended_at TEXT,
+  last_event_at TEXT,
+  stop_requested_at TEXT,
+  exit_code INTEGER,
+  error_kind TEXT,
+  error_message TEXT
+);
+CREATE INDEX runs_status ON runs (status, id);
+CREATE INDEX runs_agent ON runs (agent, id);
+CREATE INDEX runs_work_item ON runs (work_item_id, id);
+CREATE INDEX runs_created ON runs (created_at);
+
+CREATE TABLE invocations (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  prompt TEXT NOT NULL,
+  system_prompt TEXT,
+  resume_session_id TEXT,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  status TEXT NOT NULL DEFAULT 'running',
+  session_id TEXT,
+  model TEXT,
+  cli_version TEXT,
+  duration_ms INTEGER,
+  duration_api_ms INTEGER,
+  num_turns INTEGER,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_usd ${dialect === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION'} NOT NULL DEFAULT 0,
+  result_subtype TEXT,
+  result_text TEXT,
+  is_error INTEGER NOT NULL DEFAULT 0,
+  terminal_reason TEXT,
+  api_error_status INTEGER,
+  permission_denials TEXT NOT NULL DEFAULT '[]',
+  exit_code INTEGER,
+  signal TEXT,
+  stderr_tail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX invocations_run ON invocations (run_id, started_at);
+
+CREATE TABLE messages (
+  id ${dialect === 'sqlite' ? 'INTEGER PRIMARY KEY AUTOINCREMENT' : 'BIGSERIAL PRIMARY KEY'},
+  invocation_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  at TEXT NOT NULL,
+  type TEXT NOT NULL,
+  subtype TEXT,
+  tool_name TEXT,
+  payload TEXT NOT NULL,
+  UNIQUE (invocation_id, seq)
+);
+CREATE INDEX messages_run ON messages (run_id, id);
+
+CREATE TABLE work_items (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('priority','bug')),
+  number TEXT NOT NULL,
+  title TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  state TEXT NOT NULL,
+  position ${dialect === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION'} NOT NULL DEFAULT 0,
+  severity TEXT,
+  body TEXT,
+  depends_on TEXT NOT NULL DEFAULT '[]',
+  spec_path TEXT,
+  review_path TEXT,
+  branch TEXT,
+  worktree TEXT,
+  attempts TEXT NOT NULL DEFAULT '{}',
+  blocked_reason TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX work_items_state ON work_items (state);
+
+CREATE TABLE events (
+  id ${dialect === 'sqlite' ? 'INTEGER PRIMARY KEY AUTOINCREMENT' : 'BIGSERIAL PRIMARY KEY'},
+  at TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  run_id TEXT,
+  work_item_id TEXT,
+  message TEXT NOT NULL,
+  data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_work_item ON events (work_item_id, id);
+CREATE INDEX events_run ON events (run_id, id);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: RUNS('postgres') }];
