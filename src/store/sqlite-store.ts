@@ -88,9 +88,9 @@ export class SqliteStore implements Store {
   }
 
   static open(path: string): SqliteStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     let db: Database.Database;
     try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
     } catch (error) {
       throw new StoreError(`cannot open the database ${path}: ${(error as Error).message}`, {

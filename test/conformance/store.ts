@@ -1,0 +1,174 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../../src/events/index.js';
+import type { FinishInvocation, Store } from '../../src/store/index.js';
+
+/** The behaviour every Store implementation must have; run against each (SQLite now, PostgreSQL later). */
+export function runStoreConformance(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+    });
+    afterEach(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    const run = (id: string, extra: Partial<Parameters<Store['createRun']>[0]> = {}) =>
+      store.createRun({ id: id as RunId, agent: 'architect', taskKind: 'spec', prompt: 'p', cwd: '/w', ownerPid: 42, host: 'h', createdAt: '2026-11-24T10:00:00.000Z', ...extra });
+    const finished = (extra: Partial<FinishInvocation> = {}): FinishInvocation => ({
+      status: 'succeeded',
+      endedAt: '2026-11-24T10:01:00.000Z',
+      sessionId: 'sess-1',
+      model: 'claude-x',
+      cliVersion: '2.1.197',
+      durationMs: 1500,
+      durationApiMs: 700,
+      numTurns: 3,
+      inputTokens: 1000,
+      outputTokens: 200,
+      cacheCreationInputTokens: 10,
+      cacheReadInputTokens: 20,
+      costUsd: 0.0125,
+      resultSubtype: 'success',
+      resultText: 'done',
+      isError: false,
+      terminalReason: 'completed',
+      apiErrorStatus: null,
+      permissionDenials: [{ tool_name: 'Write', message: 'outside' }],
+      exitCode: 0,
+      signal: null,
+      stderrTail: 'warn: x',
+      ...extra,
+    });
+    const message = (runId: string, invocationId: string, seq: number, at: string): MessageRecord => ({
+      runId: runId as RunId,
+      invocationId: invocationId as InvocationId,
+      seq,
+      at,
+      type: 'assistant',
+      subtype: null,
+      toolName: seq % 2 === 0 ? 'Write' : null,
+      payload: { type: 'assistant', n: seq, nested: { list: [1, 'two'] } },
+    });
+
+    it('keeps a run through queued → running → terminal, with the real pid, and the first terminal status wins', async () => {
+      const created = await run('01aaa');
+      expect(created).toMatchObject({ status: 'queued', pid: null, ownerPid: 42, host: 'h', attempt: 1, startedAt: null });
+      await store.markRunRunning('01aaa' as RunId, { pid: 4242, startedAt: '2026-11-24T10:00:01.000Z' });
+      expect(await store.getRun('01aaa' as RunId)).toMatchObject({ status: 'running', pid: 4242, startedAt: '2026-11-24T10:00:01.000Z' });
+      await store.finishRun('01aaa' as RunId, { status: 'stopped', endedAt: '2026-11-24T10:02:00.000Z', exitCode: 130, errorKind: 'stop_requested', errorMessage: 'by user' });
+      await store.finishRun('01aaa' as RunId, { status: 'failed', endedAt: '2026-11-24T10:03:00.000Z' });
+      await store.markRunRunning('01aaa' as RunId, { pid: 1, startedAt: 'x' });
+      expect(await store.getRun('01aaa' as RunId)).toMatchObject({ status: 'stopped', pid: 4242, endedAt: '2026-11-24T10:02:00.000Z', exitCode: 130, errorKind: 'stop_requested', errorMessage: 'by user' });
+      await store.requestRunStop('01aaa' as RunId, '2026-11-24T10:05:00.000Z');
+      await store.requestRunStop('01aaa' as RunId, '2026-11-24T10:06:00.000Z');
+      expect((await store.getRun('01aaa' as RunId))?.stopRequestedAt).toBe('2026-11-24T10:05:00.000Z');
+    });
+
+    it('finds runs by id or unique prefix, and names the candidates of an ambiguous prefix', async () => {
+      await run('01abc111');
+      await run('01abc222');
+      await run('01xyz333');
+      expect((await store.findRun('01xyz'))?.id).toBe('01xyz333');
+      expect((await store.findRun('01abc222'))?.id).toBe('01abc222');
+      expect(await store.findRun('01zzz')).toBeNull();
+      await expect(store.findRun('01abc')).rejects.toThrow(/matches 2 runs: 01abc111, 01abc222/);
+    });
+
+    it('lists runs newest first with invocation totals, filters and keyset pages', async () => {
+      await run('01r1', { agent: 'architect', createdAt: '2026-11-24T10:00:00.000Z' });
+      await run('01r2', { agent: 'code-developer', createdAt: '2026-11-24T11:00:00.000Z', workItemId: 'P-1' as WorkItemId });
+      await run('01r3', { agent: 'code-developer', createdAt: '2026-11-25T09:00:00.000Z' });
+      for (const [id, runId, start] of [['i1', '01r2', '2026-11-24T11:00:01.000Z'], ['i2', '01r2', '2026-11-24T11:05:00.000Z']] as const) {
+        await store.createInvocation({ id: id as InvocationId, runId: runId as RunId, prompt: 'p', systemPrompt: null, model: null, resumeSessionId: null, startedAt: start });
+      }
+      await store.finishInvocation('i1' as InvocationId, finished({ sessionId: 's-old' }));
+      await store.finishInvocation('i2' as InvocationId, finished({ sessionId: 's-new', costUsd: 0.5, inputTokens: 1, outputTokens: 2 }));
+      const all = await store.listRuns();
+      expect(all.map((r) => r.id)).toEqual(['01r3', '01r2', '01r1']);
+      const r2 = all[1]!;
+      expect(r2).toMatchObject({ invocationCount: 2, sessionId: 's-new', inputTokens: 1001, outputTokens: 202, cacheReadInputTokens: 40, numTurns: 6, durationMs: 3000 });
+      expect(r2.costUsd).toBeCloseTo(0.5125, 10);
+      expect(all[0]).toMatchObject({ invocationCount: 0, costUsd: 0, sessionId: null, durationMs: null });
+      expect((await store.listRuns({ agent: 'code-developer' })).map((r) => r.id)).toEqual(['01r3', '01r2']);
+      expect((await store.listRuns({ workItemId: 'P-1' as WorkItemId })).map((r) => r.id)).toEqual(['01r2']);
+      expect((await store.listRuns({ since: '2026-11-24T10:30:00.000Z', until: '2026-11-25T00:00:00.000Z' })).map((r) => r.id)).toEqual(['01r2']);
+      expect((await store.listRuns({ limit: 2, beforeId: '01r3' as RunId })).map((r) => r.id)).toEqual(['01r2', '01r1']);
+      expect((await store.listRuns({ statuses: ['running'] })).length).toBe(0);
+      expect(await store.countRuns({ agent: 'code-developer' })).toBe(2);
+    });
+
+    it('stores an invocation with every result field, permission denials included', async () => {
+      await run('01inv');
+      const created = await store.createInvocation({ id: 'iv' as InvocationId, runId: '01inv' as RunId, prompt: 'task', systemPrompt: 'role', model: 'm', resumeSessionId: 'prev', startedAt: '2026-11-24T10:00:00.000Z' });
+      expect(created).toMatchObject({ status: 'running', endedAt: null, inputTokens: 0, costUsd: 0, permissionDenials: [] });
+      await store.finishInvocation('iv' as InvocationId, finished());
+      const [invocation] = await store.listInvocations('01inv' as RunId);
+      expect(invocation).toMatchObject({ ...finished(), id: 'iv', runId: '01inv', prompt: 'task', systemPrompt: 'role', resumeSessionId: 'prev' });
+    });
+
+    it('appends messages in order, reads them by invocation after a seq, and tracks the last event time', async () => {
+      await run('01msg');
+      const records = Array.from({ length: 25 }, (_, i) => message('01msg', 'inv-a', i + 1, `2026-11-24T10:00:${String(i).padStart(2, '0')}.000Z`));
+      await store.appendMessages(records.slice(0, 10));
+      await store.appendMessages(records.slice(10));
+      const all = await store.listMessages({ invocationId: 'inv-a' as InvocationId });
+      expect(all).toEqual(records);
+      expect((await store.listMessages({ invocationId: 'inv-a' as InvocationId, afterSeq: 20, limit: 3 })).map((m) => m.seq)).toEqual([21, 22, 23]);
+      expect((await store.listMessages({ runId: '01msg' as RunId, limit: 2 })).map((m) => m.seq)).toEqual([1, 2]);
+      expect((await store.getRun('01msg' as RunId))?.lastEventAt).toBe('2026-11-24T10:00:24.000Z');
+      await expect(store.appendMessages([message('01msg', 'inv-a', 3, 'x')])).rejects.toThrow();
+    });
+
+    it('sums usage by agent and by day exactly', async () => {
+      await run('01u1', { agent: 'architect', createdAt: '2026-11-23T23:59:59.000Z' });
+      await run('01u2', { agent: 'code-developer', createdAt: '2026-11-24T00:00:00.000Z' });
+      await run('01u3', { agent: 'code-developer', createdAt: '2026-11-24T12:00:00.000Z' });
+      await store.finishRun('01u2' as RunId, { status: 'succeeded', endedAt: 'x' });
+      await store.finishRun('01u3' as RunId, { status: 'failed', endedAt: 'x' });
+      let n = 0;
+      for (const runId of ['01u1', '01u2', '01u3', '01u3']) {
+        n += 1;
+        await store.createInvocation({ id: `u${n}` as InvocationId, runId: runId as RunId, prompt: 'p', systemPrompt: null, model: null, resumeSessionId: null, startedAt: `2026-11-24T00:00:0${n}.000Z` });
+        await store.finishInvocation(`u${n}` as InvocationId, finished({ inputTokens: 100 * n, outputTokens: n, costUsd: 0.25 * n, model: n === 1 ? 'opus' : 'sonnet' }));
+      }
+      const byAgent = await store.usage({ by: 'agent' });
+      expect(byAgent).toEqual([
+        { key: 'architect', runs: 1, succeeded: 0, failed: 0, inputTokens: 100, outputTokens: 1, cacheCreationInputTokens: 10, cacheReadInputTokens: 20, costUsd: 0.25, totalDurationMs: 1500 },
+        { key: 'code-developer', runs: 2, succeeded: 1, failed: 1, inputTokens: 900, outputTokens: 9, cacheCreationInputTokens: 30, cacheReadInputTokens: 60, costUsd: 2.25, totalDurationMs: 4500 },
+      ]);
+      const byDay = await store.usage({ by: 'day' });
+      expect(byDay.map((row) => [row.key, row.runs, row.costUsd])).toEqual([['2026-11-23', 1, 0.25], ['2026-11-24', 2, 2.25]]);
+      expect((await store.usage({ by: 'day', since: '2026-11-24T00:00:00.000Z' })).map((row) => row.key)).toEqual(['2026-11-24']);
+      expect((await store.usage({ by: 'model' })).map((row) => [row.key, row.inputTokens])).toEqual([['opus', 100], ['sonnet', 900]]);
+    });
+
+    it('upserts, updates and moves work items by compare-and-set, recording each transition', async () => {
+      const id = 'P-2.5' as WorkItemId;
+      const item = await store.upsertWorkItem({ id, kind: 'priority', number: '2.5', title: 'Auth', slug: 'auth', state: 'planned', position: 3, dependsOn: ['1'], at: '2026-11-24T10:00:00.000Z' });
+      expect(item).toMatchObject({ state: 'planned', dependsOn: ['1'], attempts: {}, specPath: null, blockedReason: null });
+      await store.upsertWorkItem({ id, kind: 'priority', number: '2.5', title: 'Auth v2', slug: 'auth-v2', state: 'done', position: 4, at: '2026-11-24T10:01:00.000Z' });
+      expect(await store.getWorkItem(id)).toMatchObject({ title: 'Auth v2', state: 'planned', position: 4 });
+      await store.updateWorkItem(id, { specPath: 'docs/specs/SPEC-2.5-auth.md', attempts: { architect: 2 }, updatedAt: '2026-11-24T10:02:00.000Z' });
+      expect(await store.getWorkItem(id)).toMatchObject({ specPath: 'docs/specs/SPEC-2.5-auth.md', attempts: { architect: 2 }, updatedAt: '2026-11-24T10:02:00.000Z' });
+      expect(await store.transitionWorkItem(id, 'specifying', 'spec_ready', 'wrong from', '2026-11-24T10:03:00.000Z')).toBe(false);
+      expect(await store.transitionWorkItem(id, 'planned', 'specifying', 'no spec', '2026-11-24T10:03:00.000Z')).toBe(true);
+      expect((await store.getWorkItem(id))?.state).toBe('specifying');
+      const events = await store.listEvents({ workItemId: id });
+      expect(events).toEqual([{ id: events[0]!.id, at: '2026-11-24T10:03:00.000Z', kind: 'work_item.transitioned', runId: null, workItemId: id, message: 'no spec', data: { from: 'planned', to: 'specifying' } }]);
+      await store.upsertWorkItem({ id: 'B-1' as WorkItemId, kind: 'bug', number: '1', title: 'Crash', slug: 'crash', state: 'planned', position: 0, severity: 'high', body: 'steps', at: '2026-11-24T10:00:00.000Z' });
+      expect((await store.listWorkItems({ kind: 'bug' })).map((w) => [w.id, w.severity, w.body])).toEqual([['B-1', 'high', 'steps']]);
+      expect((await store.listWorkItems({ states: ['specifying'] })).map((w) => w.id)).toEqual([id]);
+    });
+
+    it('appends audit events and pages through them', async () => {
+      const first = await store.appendEvent({ at: '2026-11-24T10:00:00.000Z', kind: 'merge.completed', message: 'merged', runId: '01r' as RunId, data: { sha: 'abc' } });
+      await store.appendEvent({ at: '2026-11-24T10:00:01.000Z', kind: 'budget.hit', message: 'stop' });
+      expect(first).toMatchObject({ kind: 'merge.completed', runId: '01r', workItemId: null, data: { sha: 'abc' } });
+      expect((await store.listEvents({ afterId: first.id })).map((e) => e.kind)).toEqual(['budget.hit']);
+      expect((await store.listEvents({ runId: '01r' as RunId })).map((e) => e.message)).toEqual(['merged']);
+    });
+  });
+}

@@ -1,0 +1,45 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../../src/store/index.js';
+import type { RunId } from '../../../src/events/index.js';
+import { StoreError } from '../../../src/lib/errors.js';
+import { runStoreConformance } from '../../conformance/store.js';
+
+runStoreConformance('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'store-'));
+  return { store: SqliteStore.open(join(dir, 'nested', 'o.db')), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+describe('sqlite specifics', () => {
+  it('uses WAL, applies migrations once, and keeps data across reopen', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'store-'));
+    const path = join(dir, 'o.db');
+    const first = SqliteStore.open(path);
+    await first.createRun({ id: '01keep' as RunId, agent: 'a', taskKind: 't', prompt: 'p', cwd: '/', ownerPid: 1, host: 'h', createdAt: '2026-11-24T10:00:00.000Z' });
+    await first.close();
+    const second = SqliteStore.open(path);
+    expect((await second.getRun('01keep' as RunId))?.createdAt).toBe('2026-11-24T10:00:00.000Z');
+    await second.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'initial' }]);
+    raw.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('explains a database it cannot create, with the fix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'store-'));
+    await writeFile(join(dir, 'a-file'), 'x');
+    expect(() => SqliteStore.open(join(dir, 'a-file', 'o.db'))).toThrow(StoreError);
+    try {
+      SqliteStore.open(join(dir, 'a-file', 'o.db'));
+    } catch (error) {
+      expect((error as StoreError).message).toContain(`cannot open the database ${join(dir, 'a-file', 'o.db')}`);
+      expect((error as StoreError).hint).toContain('--db');
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+});
