@@ -25,6 +25,7 @@ export function git(args: readonly string[], cwd: string, options: { allowedExit
     execFile(
       'git',
       [...args],
+      // eslint-disable-next-line no-restricted-properties -- git must inherit the user's environment (HOME, SSH agent); we only add non-interactive settings.
       { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', GIT_EDITOR: 'true' }, maxBuffer: 64 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) },
       (error, stdout, stderr) => {
         const exitCode = error ? (typeof error.code === 'number' ? error.code : null) : 0;

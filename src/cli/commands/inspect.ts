@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTerminalRunStatus, type MessageRecord, type RunId, type RunStatus } from '../../events/index.js';
+import { isTerminalRunStatus, type MessageRecord, type RunStatus } from '../../events/index.js';
 import { RunNotFoundError, UsageError } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
 import { reconcileOrphanedRuns, stopRun } from '../../orchestrator/index.js';

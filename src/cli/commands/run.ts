@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadAgentDefinition } from '../../agents/index.js';
-import type { RunId } from '../../events/index.js';
 import { StoppedError, UsageError } from '../../lib/errors.js';
 import { createToolPolicy, reconcileOrphanedRuns, runAgent } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';

@@ -1,0 +1,102 @@
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { generateLargeRoadmap, parseRoadmap } from '../roadmap/index.js';
+import { locateClaudeCli } from '../runtime/index.js';
+import { benchmarkMessageIngest } from './ingest.js';
+import { benchmarkSessionOverhead } from './session-overhead.js';
+
+/**
+ * `npm run bench`: every figure is measured side by side in this one run and written, with the command, to
+ * docs/benchmarks.md. Targets are reported as ratios, never asserted in tests.
+ */
+async function main(): Promise<void> {
+  const root = join(import.meta.dirname, '..', '..');
+  const only = new Set(process.argv.slice(2));
+  const want = (name: string) => only.size === 0 || only.has(name);
+  const sections: string[] = [];
+  const log = (text: string) => process.stdout.write(`${text}\n`);
+
+  if (want('session')) {
+    log('session overhead: orchestrated vs bare CLI…');
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+    const figures = await benchmarkSessionOverhead({ cliPath: locateClaudeCli({ claudeBin: process.env.CLAUDE_BIN, pathEnv: process.env.PATH }), rounds: 7, env });
+    sections.push(
+      [
+        '## 1. Orchestrated session vs the bare CLI (target ≤ 1.05)',
+        '',
+        `The same 4-turn scenario (Write, Bash, Read, text) against the scripted model, ${figures.rounds} rounds alternating which goes first, median wall time from spawn to exit.`,
+        'Orchestrated = `runAgent`: run/invocation rows, stream-json control channel, PreToolUse permission hook answered on every tool call, every message recorded through the MessageWriter.',
+        '',
+        '| path | median |',
+        '|---|---|',
+        `| bare \`claude -p … --output-format stream-json --verbose\` | ${figures.bareMedianMs.toFixed(0)} ms |`,
+        `| orchestrated | ${figures.orchestratedMedianMs.toFixed(0)} ms |`,
+        `| **ratio** | **${figures.ratio.toFixed(3)}** |`,
+      ].join('\n'),
+    );
+    log(`  ratio ${figures.ratio.toFixed(3)}`);
+  }
+
+  if (want('ingest')) {
+    log('message ingest…');
+    const figures = await benchmarkMessageIngest(50_000);
+    sections.push(
+      [
+        '## 2. Message ingest (target ≥ 30× one-commit-per-message, within 2× of raw batched inserts)',
+        '',
+        `About 1 KB stream messages (a Write tool_use shaped like the CLI's), ${figures.messages.toLocaleString('en-US')} messages into the messages table of a fresh SQLite file each.`,
+        '',
+        '| method | messages/s | writer ÷ method |',
+        '|---|---|---|',
+        `| one commit per message, SQLite defaults (the seed's method) | ${figures.perMessageCommitPerSec.toFixed(0)} | **${(figures.writerPerSec / figures.perMessageCommitPerSec).toFixed(1)}×** |`,
+        `| one commit per message, WAL + synchronous=NORMAL | ${figures.perMessageCommitWalPerSec.toFixed(0)} | ${(figures.writerPerSec / figures.perMessageCommitWalPerSec).toFixed(1)}× |`,
+        `| MessageWriter (batches of 256, one transaction each) | ${figures.writerPerSec.toFixed(0)} | 1× |`,
+        `| raw batched inserts (256 per transaction, no abstraction) | ${figures.rawBatchedPerSec.toFixed(0)} | **${(figures.writerPerSec / figures.rawBatchedPerSec).toFixed(2)}×** (raw is ${(figures.rawBatchedPerSec / figures.writerPerSec).toFixed(2)}× faster) |`,
+      ].join('\n'),
+    );
+    log(`  writer ${figures.writerPerSec.toFixed(0)}/s, naive ${figures.perMessageCommitPerSec.toFixed(0)}/s, raw ${figures.rawBatchedPerSec.toFixed(0)}/s`);
+  }
+
+  if (want('roadmap')) {
+    log('roadmap parse…');
+    const text = generateLargeRoadmap(30_000);
+    const times: number[] = [];
+    let items = 0;
+    for (let i = 0; i < 21; i++) {
+      const start = performance.now();
+      items = parseRoadmap(text).items.length;
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    sections.push(
+      [
+        '## 3. Roadmap parse, 30,000 lines',
+        '',
+        `A generated roadmap of ${text.split('\n').length.toLocaleString('en-US')} lines with ${items.toLocaleString('en-US')} priorities, code fences and dependency lines; 21 parses.`,
+        '',
+        `| median | fastest | slowest |`,
+        '|---|---|---|',
+        `| ${times[10]!.toFixed(1)} ms | ${times[0]!.toFixed(1)} ms | ${times[20]!.toFixed(1)} ms |`,
+      ].join('\n'),
+    );
+    log(`  median ${times[10]!.toFixed(1)} ms`);
+  }
+
+  const header = [
+    '# Benchmarks',
+    '',
+    `Made by \`npm run bench\` (\`node dist/bench/run-benchmarks.js${only.size > 0 ? ` ${[...only].join(' ')}` : ''}\`) on ${new Date().toISOString().slice(0, 10)},`,
+    `Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB.`,
+    'Every ratio compares paths measured side by side in the same run.',
+    '',
+  ];
+  await writeFile(join(root, 'docs', 'benchmarks.md'), `${[...header, sections.join('\n\n')].join('\n')}\n`);
+  log('wrote docs/benchmarks.md');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
