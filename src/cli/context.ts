@@ -41,9 +41,9 @@ export function overridesFromGlobal(options: GlobalOptions, extra: ConfigOverrid
 }
 
 /** Loads config, opens the store and wires the bus to the message writer. The only place commands get state from. */
-export async function openContext(options: GlobalOptions, extra: ConfigOverrides = {}, baseDir?: string): Promise<CommandContext> {
-  const start = resolve(options.cwd ?? baseDir ?? process.cwd());
-  const config = await loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env: process.env, overrides: overridesFromGlobal(options, extra) });
+export async function openContext(options: GlobalOptions, extra: ConfigOverrides = {}, env: Record<string, string | undefined> = process.env): Promise<CommandContext> {
+  const start = resolve(options.cwd ?? process.cwd());
+  const config = await loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env, overrides: overridesFromGlobal(options, extra) });
   const store = await openStore({ url: config.database.url, sqlitePath: config.databasePath });
   const bus = new EventBus((error) => process.stderr.write(`orchestrator: event listener failed: ${String(error)}\n`));
   const writer = new MessageWriter(store, { onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${String(error)}\n`) });

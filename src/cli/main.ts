@@ -7,6 +7,9 @@ import { demoCommand } from './commands/demo.js';
 import { logsCommand, psCommand, showCommand, stopCommand, usageCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { scriptedModelCommand } from './commands/scripted-model.js';
+import { initCommand } from './commands/init.js';
+import { startCommand } from './commands/start.js';
+import { bugCommand, statusCommand, unblockCommand } from './commands/work-items.js';
 
 function positiveNumber(value: string): number {
   const parsed = Number(value);
@@ -34,6 +37,40 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     async (...args: A) => {
       setExitCode(await fn(...args));
     };
+
+  program
+    .command('init')
+    .description('write the default role agents, a roadmap template, a config file and .gitignore entries')
+    .option('--force', 'overwrite existing files')
+    .action(act((options: { force?: boolean }) => initCommand({ ...globals(), ...options })));
+
+  program
+    .command('start')
+    .description('run the agent team over the roadmap: spec, implement, review, merge, mark done')
+    .option('--until-idle', 'exit when every work item is done or blocked, instead of waiting for new work')
+    .option('--no-dashboard', 'do not start the web dashboard')
+    .option('--quiet', 'only state changes, not every session line')
+    .action(act((options: { untilIdle?: boolean; quiet?: boolean }) => startCommand({ ...globals(), ...options })));
+
+  program
+    .command('status')
+    .description('work items (roadmap priorities and bugs), their states, runs and cost')
+    .option('--json', 'JSON output')
+    .action(act((options: { json?: boolean }) => statusCommand({ ...globals(), ...options })));
+
+  program
+    .command('bug')
+    .description('file a bug for the bug-fixer (critical and high bugs go before roadmap priorities)')
+    .argument('<title>', 'one-line summary')
+    .option('--body <text>', 'the full report: what happens, what should happen, steps')
+    .option('--severity <level>', 'critical | high | medium | low', 'medium')
+    .action(act((title: string, options: { body?: string; severity?: string }) => bugCommand(title, { ...globals(), ...options })));
+
+  program
+    .command('unblock')
+    .description('put a blocked work item back in the queue (its branch and commits are kept)')
+    .argument('<item>', 'work item id, e.g. P-2 or B-1')
+    .action(act((item: string) => unblockCommand(item, globals())));
 
   program
     .command('run')

@@ -3,18 +3,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { attachTerminalReporter } from '../cli/reporter.js';
-import { loadAgentDefinition } from '../agents/index.js';
-import { loadConfig } from '../config/index.js';
-import { EventBus } from '../events/index.js';
+import { runOrchestrator } from '../cli/commands/start.js';
+import { openContext } from '../cli/context.js';
+import { painter } from '../cli/format.js';
 import { ConfigError } from '../lib/errors.js';
-import { formatDuration } from '../lib/time.js';
-import { createToolPolicy, runAgent } from '../orchestrator/index.js';
-import { locateClaudeCli } from '../runtime/index.js';
 import { ScriptedModelServer } from '../scripted-model/index.js';
-import { MessageWriter, openStore } from '../store/index.js';
 import { createSampleRepo } from './sample-repo.js';
-import { developerScenario } from './scenarios.js';
+import { DEMO_SCENARIOS } from './scenarios.js';
 
 const git = promisify(execFile);
 
@@ -26,19 +21,20 @@ export interface DemoOptions {
 }
 
 /**
- * The offline demo: a fresh sample repository, the scripted model on 127.0.0.1, and a real Claude Code
- * session of the code-developer agent that writes code, runs the tests and commits; everything recorded.
+ * The offline demo: a fresh sample repository with a three-priority roadmap, the scripted model on 127.0.0.1, and
+ * the whole pipeline (architect → developer → reviewer → merge → project manager) with real Claude Code sessions.
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { out } = options;
-  if (options.live && !options.env.ANTHROPIC_API_KEY) {
+  const paint = painter(out);
+  if (options.live && !options.env.ANTHROPIC_API_KEY && !options.env.ANTHROPIC_AUTH_TOKEN) {
     throw new ConfigError('--live needs ANTHROPIC_API_KEY in the environment', { hint: 'export ANTHROPIC_API_KEY=… or run the demo without --live (scripted model, no key).' });
   }
   const dir = options.dir ? resolve(options.dir) : await mkdtemp(join(tmpdir(), 'orchestrator-demo-'));
   await createSampleRepo(dir);
-  out.write(`Sample repository: ${dir}\n`);
+  out.write(`${paint.bold('Sample repository')}: ${dir} (a three-priority roadmap in docs/roadmap/ROADMAP.md)\n`);
 
-  const model = options.live ? null : new ScriptedModelServer({ scenarios: [developerScenario] });
+  const model = options.live ? null : new ScriptedModelServer({ scenarios: [...DEMO_SCENARIOS] });
   const env: Record<string, string | undefined> = { ...options.env };
   if (model) {
     const url = await model.start();
@@ -46,53 +42,33 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     env.ANTHROPIC_API_KEY = 'sk-scripted-demo-not-a-real-key';
     delete env.ANTHROPIC_AUTH_TOKEN;
     env.CLAUDE_CODE_MAX_RETRIES = '2';
-    out.write(`Scripted model: ${url} (the real Claude Code CLI runs every tool; only the model's replies are scripted)\n\n`);
+    out.write(`${paint.bold('Scripted model')}: ${url} (the real Claude Code CLI runs every tool; only the model's replies are scripted)\n\n`);
   }
-  const config = await loadConfig({ repoRoot: dir, env, overrides: {} });
-  const store = await openStore({ url: config.database.url, sqlitePath: config.databasePath });
-  const bus = new EventBus();
-  const writer = new MessageWriter(store, {});
-  const detach = attachTerminalReporter(bus, out, { cwdOf: () => dir, prefixAgent: true });
+  const ctx = await openContext({ cwd: dir }, {}, env);
   try {
-    const agent = await loadAgentDefinition(join(dir, config.agentsDir), 'code-developer');
-    const { run, session } = await runAgent({
-      store,
-      bus,
-      messages: writer,
-      cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: env.PATH }),
-      agent,
-      prompt: 'Implement PRIORITY 1 of docs/roadmap/ROADMAP.md: add slugify(text) in src/slugify.js with tests in test/, run the tests, and commit.',
-      cwd: dir,
-      env: { ...config.sessionEnv },
-      defaultModel: config.runtime.model,
-      taskKind: 'implement',
-      toolPermission: createToolPolicy({ root: dir, tools: agent.tools }),
-      timeoutMs: 300_000,
-      idleTimeoutMs: 120_000,
-    });
-    const invocations = await store.listInvocations(run.id);
-    const invocation = invocations[invocations.length - 1];
-    const log = (await git('git', ['log', '--oneline', '-3'], { cwd: dir })).stdout.trim();
+    const code = await runOrchestrator(ctx, { untilIdle: true });
+    const roadmap = (await git('git', ['show', 'main:docs/roadmap/ROADMAP.md'], { cwd: dir })).stdout;
+    const statuses = roadmap.split('\n').filter((line) => line.startsWith('### PRIORITY') || line.startsWith('**Status**'));
+    const log = (await git('git', ['log', '--oneline', '--graph', '-14', 'main'], { cwd: dir })).stdout.trim();
     out.write(
       [
         '',
-        `Run ${run.id}: ${run.status}${run.errorMessage ? ` (${run.errorMessage})` : ''}`,
-        `  session ${session.sessionId ?? '-'} · ${invocation?.numTurns ?? 0} turns · ${invocation?.inputTokens ?? 0} in / ${invocation?.outputTokens ?? 0} out tokens · $${(invocation?.costUsd ?? 0).toFixed(4)} · ${formatDuration(invocation?.durationMs ?? 0)}`,
-        `  messages recorded: ${writer.written}`,
-        `  git log:\n    ${log.split('\n').join('\n    ')}`,
+        paint.bold('Roadmap on main:'),
+        ...statuses.map((line) => `  ${line}`),
         '',
-        `Database: ${config.databasePath}`,
-        `Explore:  npx orchestrator --cwd ${dir} ps`,
-        `          npx orchestrator --cwd ${dir} show ${run.id.slice(0, 10)}`,
-        `          npx orchestrator --cwd ${dir} logs ${run.id.slice(0, 10)}`,
+        paint.bold('git log main:'),
+        ...log.split('\n').map((line) => `  ${line}`),
+        '',
+        `Database: ${ctx.config.databasePath}`,
+        `Explore:  node dist/cli/main.js --cwd ${dir} status`,
+        `          node dist/cli/main.js --cwd ${dir} ps --all`,
+        `          node dist/cli/main.js --cwd ${dir} usage --by agent`,
         '',
       ].join('\n'),
     );
-    return run.status === 'succeeded' ? 0 : 1;
+    return code;
   } finally {
-    detach();
-    await writer.close();
-    await store.close();
+    await ctx.close();
     await model?.close();
   }
 }

@@ -10,17 +10,17 @@ export const SAMPLE_ROADMAP = `# Roadmap: text-utils
 
 A tiny library of text helpers, built by the agent team.
 
-### PRIORITY 1: Slugify helper 📝 Planned
+### PRIORITY 1: Slugify helper
 **Status**: 📝 Planned
 
 Add \`slugify(text)\` in \`src/slugify.js\`: lowercase, ASCII letters and digits, words joined by "-".
 
-### PRIORITY 2: Word count 📝 Planned
+### PRIORITY 2: Word count
 **Status**: 📝 Planned
 
 Add \`wordCount(text)\` in \`src/word-count.js\`: the number of whitespace-separated words.
 
-### PRIORITY 3: Title case 📝 Planned
+### PRIORITY 3: Title case
 **Status**: 📝 Planned
 
 Add \`titleCase(text)\` in \`src/title-case.js\`: capitalise the first letter of every word.
@@ -32,6 +32,7 @@ const FILES: Record<string, string> = {
   'src/index.js': "export const VERSION = '0.1.0';\n",
   'test/index.test.js': "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { VERSION } from '../src/index.js';\n\ntest('has a version', () => assert.equal(VERSION, '0.1.0'));\n",
   '.gitignore': 'node_modules/\n.orchestrator/\n',
+  'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test test/', concurrency: { maxRuns: 3, perRole: { 'code-developer': 3 } }, retries: { baseDelayMs: 500 } }, null, 2)}\n`,
   'docs/roadmap/ROADMAP.md': SAMPLE_ROADMAP,
 };
 

@@ -6,3 +6,7 @@ export * from './role-policies.js';
 export * from './work-item-machine.js';
 export * from './instance-lock.js';
 export * from './retry.js';
+export * from './supervisor.js';
+export * from './repo-ops.js';
+export * from './deliverables.js';
+export * from './limiter.js';

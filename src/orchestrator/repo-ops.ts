@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DirtyWorktreeError, NotAGitRepoError, OrchestratorError } from '../lib/errors.js';
+import { NotAGitRepoError, OrchestratorError } from '../lib/errors.js';
 
 export class GitCommandError extends OrchestratorError {
   constructor(args: readonly string[], cwd: string, exitCode: number | null, stderr: string) {
@@ -166,8 +166,15 @@ export class RepoOps {
       await git(['worktree', 'add', '--quiet', '--detach', path, branch], this.root);
       return path;
     }
-    const dirty = await this.dirtyFiles(path);
-    if (dirty.length > 0) throw new DirtyWorktreeError(path, dirty);
+    // The integration worktree holds no work of value (everything is on branches): after a crash mid-merge or
+    // mid-edit, reset it rather than refuse. This never touches the user's own working tree.
+    if (existsSync(join(path, '.git')) && (await git(['rev-parse', '-q', '--verify', 'MERGE_HEAD'], path, { allowedExitCodes: [0, 1] })).exitCode === 0) {
+      await git(['merge', '--abort'], path, { allowedExitCodes: [0, 128] });
+    }
+    if ((await this.dirtyFiles(path)).length > 0) {
+      await git(['reset', '--hard', '--quiet'], path);
+      await git(['clean', '-fdq'], path);
+    }
     await git(['checkout', '--quiet', '--detach', branch], path);
     return path;
   }

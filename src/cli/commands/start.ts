@@ -1,0 +1,107 @@
+import { join } from 'node:path';
+import type { RunId } from '../../events/index.js';
+import { StoppedError } from '../../lib/errors.js';
+import { formatDuration } from '../../lib/time.js';
+import { Supervisor, acquireInstanceLock, reconcileOrphanedRuns } from '../../orchestrator/index.js';
+import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
+import type { Store, WorkItemRecord } from '../../store/index.js';
+import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
+import { painter, table } from '../format.js';
+import { attachTerminalReporter } from '../reporter.js';
+
+export interface StartOptions extends GlobalOptions {
+  untilIdle?: boolean;
+  quiet?: boolean;
+}
+
+/**
+ * `orchestrator start`: the long-running orchestrator. One per repository (a lock file); the first SIGINT or
+ * SIGTERM stops new work and stops running sessions with their grace; a second one kills them at once.
+ */
+export async function startCommand(options: StartOptions): Promise<number> {
+  const ctx = await openContext(options);
+  try {
+    return await runOrchestrator(ctx, options);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function runOrchestrator(ctx: CommandContext, options: StartOptions & { onReady?: (supervisor: Supervisor) => void }): Promise<number> {
+  const { config, store, bus, writer, stdout } = ctx;
+  const paint = painter(stdout);
+  await using lock = await acquireInstanceLock(join(config.repoRoot, '.orchestrator', 'orchestrator.lock'));
+  void lock;
+  const orphaned = await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000 });
+  if (orphaned.length > 0) stdout.write(paint.yellow(`recovered ${orphaned.length} run(s) left by a previous orchestrator (now orphaned; their work items resume)\n`));
+  const controller = new AbortController();
+  const supervisor = new Supervisor({
+    config,
+    store,
+    bus,
+    messages: writer,
+    cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH }),
+    untilIdle: options.untilIdle ?? false,
+    signal: controller.signal,
+  });
+  await supervisor.prepare();
+  const running = new Map<RunId, number>();
+  const detach = [
+    options.quiet ? () => {} : attachTerminalReporter(bus, stdout, { cwdOf: () => null, prefixAgent: true }),
+    bus.on('run.started', (event) => running.set(event.runId, event.pid)),
+    bus.on('run.ended', (event) => running.delete(event.runId)),
+    bus.on('work_item.transitioned', (event) => stdout.write(`${paint.bold('◆')} ${event.workItemId}: ${event.from} → ${paint.bold(event.to)} (${event.reason})\n`)),
+    bus.on('orchestrator.notice', (event) => stdout.write(`${event.level === 'info' ? paint.dim('•') : paint.yellow('!')} ${event.message}\n`)),
+  ];
+  let signals = 0;
+  const onSignal = () => {
+    signals += 1;
+    if (signals === 1) {
+      ctx.stderr.write('\nstopping: no new work; running sessions get their grace period (signal again to kill them now)…\n');
+      controller.abort(new StoppedError('orchestrator shutting down'));
+    } else {
+      for (const pid of running.values()) signalProcessGroup(pid, 'SIGKILL');
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  stdout.write(`${paint.bold('orchestrator')} on ${config.repoRoot} · integration branch ${supervisor.integrationBranch} · database ${store.location}\n`);
+  options.onReady?.(supervisor);
+  try {
+    const report = await supervisor.run();
+    await writer.flush();
+    stdout.write(`\n${await summaryTable(store, report.items)}\n`);
+    if (report.stoppedBy === 'budget') stdout.write(paint.yellow('stopped: the daily budget is spent\n'));
+    if (signals > 0) return 130;
+    return report.items.some((item) => item.state === 'blocked') ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    for (const off of detach) off();
+  }
+}
+
+const SHORT_AGENT: Record<string, string> = { architect: 'arch', 'code-developer': 'dev', 'code-reviewer': 'review', 'project-manager': 'pm', 'bug-fixer': 'fix' };
+
+/** Each work item with its state, runs, tokens, cost and time. */
+export async function summaryTable(store: Store, items: readonly WorkItemRecord[]): Promise<string> {
+  const rows: string[][] = [];
+  for (const item of items) {
+    const runs = await store.listRuns({ workItemId: item.id, limit: 1000 });
+    const cost = runs.reduce((sum, run) => sum + run.costUsd, 0);
+    const tokens = runs.reduce((sum, run) => sum + run.inputTokens + run.outputTokens, 0);
+    const ms = runs.reduce((sum, run) => sum + (run.durationMs ?? 0), 0);
+    rows.push([
+      item.kind === 'bug' ? `BUG ${item.number}` : `PRIORITY ${item.number}`,
+      item.title.slice(0, 32),
+      item.state,
+      String(runs.length),
+      runs.map((run) => SHORT_AGENT[run.agent] ?? run.agent).reverse().join(' '),
+      tokens.toLocaleString('en-US'),
+      `$${cost.toFixed(4)}`,
+      formatDuration(ms),
+      item.blockedReason ? item.blockedReason.slice(0, 60) : '',
+    ]);
+  }
+  return table(['ITEM', 'TITLE', 'STATE', 'RUNS', 'AGENTS', 'TOKENS', 'COST', 'SESSION TIME', 'BLOCKED REASON'], rows);
+}

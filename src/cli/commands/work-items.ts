@@ -1,0 +1,67 @@
+import type { WorkItemId } from '../../events/index.js';
+import { UsageError } from '../../lib/errors.js';
+import { nowIso } from '../../lib/time.js';
+import { slugify } from '../../roadmap/index.js';
+import { openContext, type GlobalOptions } from '../context.js';
+import { painter } from '../format.js';
+import { summaryTable } from './start.js';
+
+const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+
+/** `orchestrator status`: work items, their states and runs, and the latest transitions. */
+export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<number> {
+  const ctx = await openContext(options);
+  try {
+    const items = await ctx.store.listWorkItems();
+    if (options.json) {
+      ctx.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+      return 0;
+    }
+    const paint = painter(ctx.stdout);
+    if (items.length === 0) {
+      ctx.stdout.write('no work items yet: run `orchestrator start` (it reads the roadmap) or file a bug with `orchestrator bug`.\n');
+      return 0;
+    }
+    ctx.stdout.write(`${await summaryTable(ctx.store, items)}\n\n${paint.bold('Recent transitions')}\n`);
+    const events = (await ctx.store.listEvents({ limit: 100_000 })).filter((event) => event.kind === 'work_item.transitioned').slice(-15);
+    for (const event of events) ctx.stdout.write(`${event.at.replace('T', ' ').slice(0, 19)}  ${event.workItemId ?? ''}  ${String(event.data.from)} → ${String(event.data.to)}  ${paint.dim(event.message)}\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `orchestrator bug "<title>"`: files a bug; critical and high bugs are taken before roadmap priorities. */
+export async function bugCommand(title: string, options: GlobalOptions & { body?: string; severity?: string }): Promise<number> {
+  const severity = options.severity ?? 'medium';
+  if (!(SEVERITIES as readonly string[]).includes(severity)) throw new UsageError(`--severity ${severity} is not one of ${SEVERITIES.join(', ')}`);
+  if (title.trim().length === 0) throw new UsageError('the bug title is empty', { hint: 'orchestrator bug "Crash when the input is empty" --body "steps…"' });
+  const ctx = await openContext(options);
+  try {
+    const bugs = await ctx.store.listWorkItems({ kind: 'bug' });
+    const number = String(bugs.reduce((max, bug) => Math.max(max, Number(bug.number) || 0), 0) + 1);
+    const item = await ctx.store.upsertWorkItem({ id: `B-${number}` as WorkItemId, kind: 'bug', number, title: title.trim(), slug: slugify(title), state: 'planned', position: Number(number), severity, body: options.body ?? '', at: nowIso() });
+    await ctx.store.appendEvent({ at: nowIso(), kind: 'bug.filed', workItemId: item.id, message: `bug ${number} filed (${severity}): ${item.title}` });
+    ctx.stdout.write(`filed bug ${number} (${item.id}, ${severity}): ${item.title}\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `orchestrator unblock <item>`: a blocked item goes back to planned with fresh attempts (its branch is kept). */
+export async function unblockCommand(ref: string, options: GlobalOptions): Promise<number> {
+  const ctx = await openContext(options);
+  try {
+    const items = await ctx.store.listWorkItems();
+    const item = items.find((candidate) => candidate.id === ref || candidate.id === `P-${ref}` || candidate.id === ref.toUpperCase());
+    if (!item) throw new UsageError(`no work item "${ref}"`, { hint: `Known items: ${items.map((candidate) => candidate.id).join(', ') || 'none'}.` });
+    if (item.state !== 'blocked') throw new UsageError(`${item.id} is ${item.state}, not blocked`);
+    await ctx.store.updateWorkItem(item.id, { attempts: {}, updatedAt: nowIso() });
+    await ctx.store.transitionWorkItem(item.id, 'blocked', 'planned', 'unblocked by the user', nowIso());
+    ctx.stdout.write(`${item.id} is planned again; \`orchestrator start\` will take it.\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
