@@ -9,6 +9,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
           testTimeout: 20_000,
         },
       },
@@ -16,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
           // Each test runs the real Claude Code CLI (about 1 s per session); the machine has 2 cores.
           testTimeout: 120_000,
           hookTimeout: 60_000,

@@ -104,6 +104,7 @@ export function isProcessOfRun(pid: number, runId: string): boolean {
 /** Kills every process of the run that is still alive (group first, then stragglers found by marker). */
 export async function killRunProcesses(runId: string, pgid: number | null, graceMs: number): Promise<void> {
   if (pgid !== null) await terminateProcessGroup(pgid, graceMs);
+  // Tool subprocesses can leave the group (the Bash tool may start jobs in their own session): find them by marker.
   const stragglers = findProcessesOfRun(runId);
   for (const pid of stragglers) {
     try {
@@ -112,4 +113,7 @@ export async function killRunProcesses(runId: string, pgid: number | null, grace
       // Already gone.
     }
   }
+  // SIGKILL is asynchronous: wait until they are really gone, so "stopped" means nothing is left running.
+  const deadline = Date.now() + 2_000;
+  while (stragglers.some((pid) => isProcessAlive(pid) && !isZombie(pid)) && Date.now() < deadline) await sleep(20);
 }
