@@ -112,6 +112,17 @@ export class RepoOps {
     return stdout.split('\n').filter(Boolean);
   }
 
+  /** Files changed on HEAD since it forked from `base` that still contain merge conflict markers. */
+  async filesWithConflictMarkers(dir: string, base: string): Promise<string[]> {
+    const changed = (await git(['diff', '--name-only', '--diff-filter=AM', `${base}...HEAD`], dir)).stdout.split('\n').filter(Boolean);
+    if (changed.length === 0) return [];
+    const result = await git(['grep', '-l', '-E', '^(<<<<<<<|>>>>>>>)( |$)', 'HEAD', '--', ...changed], dir, { allowedExitCodes: [0, 1] });
+    return result.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.replace(/^HEAD:/, ''));
+  }
+
   /** Commits exactly these files (nothing else that may be staged). Returns the new sha, or null if nothing changed. */
   async commitFiles(dir: string, files: readonly string[], message: string): Promise<string | null> {
     await git(['add', '--', ...files], dir);

@@ -277,6 +277,8 @@ export class Supervisor {
     if (commits.length === 0) return this.#failed(item, role, `the ${role} reported success but made no new commit on ${branch}`, false);
     const dirty = await this.#repo.dirtyFiles(worktree);
     if (dirty.length > 0) return this.#failed(item, role, `the ${role} left uncommitted changes: ${dirty.slice(0, 8).join(', ')}`, false);
+    const markers = await this.#repo.filesWithConflictMarkers(worktree, this.#integrationBranch);
+    if (markers.length > 0) return this.#failed(item, role, `committed files still contain merge conflict markers: ${markers.join(', ')}`, false);
     if (config.testCommand) {
       const tests = await runTestCommand(config.testCommand, worktree, { timeoutMs: config.runtime.timeoutSeconds * 1000, env: { ...config.sessionEnv }, signal: this.#options.signal });
       await this.#audit(item, 'tests.ran', `\`${config.testCommand}\` ${tests.passed ? 'passed' : 'failed'} on ${branch}`, { exitCode: tests.exitCode, timedOut: tests.timedOut, durationMs: tests.durationMs, outputTail: tests.outputTail.join('\n') });
