@@ -28,6 +28,7 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
     if (run.host !== host || isOwnerAlive(run.ownerPid)) continue;
     const alive = run.pid !== null && isProcessOfRun(run.pid, run.id);
     await killRunProcesses(run.id, alive ? run.pid : null, options.graceMs);
+    await closeOpenInvocations(store, run);
     await store.finishRun(run.id, {
       status: 'orphaned',
       endedAt: nowIso(),
@@ -37,4 +38,37 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
     orphaned.push(run);
   }
   return orphaned;
+}
+
+/** Invocations the dead owner never finished: mark them orphaned, keeping the session id for a resume. */
+async function closeOpenInvocations(store: Store, run: RunRecord): Promise<void> {
+  for (const invocation of await store.listInvocations(run.id)) {
+    if (invocation.endedAt !== null) continue;
+    const [first] = await store.listMessages({ invocationId: invocation.id, limit: 1 });
+    const sessionId = typeof first?.payload.session_id === 'string' ? first.payload.session_id : null;
+    await store.finishInvocation(invocation.id, {
+      status: 'orphaned',
+      endedAt: nowIso(),
+      sessionId,
+      model: invocation.model,
+      cliVersion: typeof first?.payload.claude_code_version === 'string' ? first.payload.claude_code_version : null,
+      durationMs: null,
+      durationApiMs: null,
+      numTurns: null,
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 0,
+      costUsd: 0,
+      resultSubtype: null,
+      resultText: null,
+      isError: true,
+      terminalReason: null,
+      apiErrorStatus: null,
+      permissionDenials: [],
+      exitCode: null,
+      signal: null,
+      stderrTail: '',
+    });
+  }
 }
