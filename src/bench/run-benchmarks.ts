@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { generateLargeRoadmap, parseRoadmap } from '../roadmap/index.js';
 import { locateClaudeCli } from '../runtime/index.js';
+import { benchmarkConcurrentSessions } from './concurrency.js';
 import { benchmarkMessageIngest } from './ingest.js';
 import { benchmarkSessionOverhead } from './session-overhead.js';
 
@@ -82,6 +83,28 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     log(`  median ${times[10]!.toFixed(1)} ms`);
+  }
+
+  if (want('concurrency')) {
+    log('50 concurrent stand-in sessions…');
+    const figures = await benchmarkConcurrentSessions({ root, sessions: 50, repeat: 100, ratePerSession: 200 });
+    sections.push(
+      [
+        '## 4. 50 concurrent sessions (targets: peak RSS ≤ 150 MB, event-loop delay p99 ≤ 20 ms)',
+        '',
+        `${figures.sessions} sessions at once through \`runAgent\` (process groups, stream-json control channel, a permission answer for every`,
+        `hook callback, the event bus and the batched writer into SQLite). Each session is a stand-in process that replays lines recorded`,
+        `from the real CLI as fast as the pipe takes them: ${figures.messagesPerSession.toLocaleString('en-US')} messages per session, ${figures.totalMessages.toLocaleString('en-US')} in all.`,
+        '',
+        '| figure | value |',
+        '|---|---|',
+        `| wall time | ${(figures.wallMs / 1000).toFixed(1)} s (${Math.round(figures.totalMessages / (figures.wallMs / 1000)).toLocaleString('en-US')} messages/s recorded) |`,
+        `| orchestrator RSS before | ${figures.baselineRssMb.toFixed(0)} MB |`,
+        `| **orchestrator peak RSS** | **${figures.peakRssMb.toFixed(0)} MB** |`,
+        `| **event-loop delay p99** | **${figures.eventLoopP99Ms.toFixed(1)} ms** (max ${figures.eventLoopMaxMs.toFixed(1)} ms) |`,
+      ].join('\n'),
+    );
+    log(`  peak RSS ${figures.peakRssMb.toFixed(0)} MB, p99 ${figures.eventLoopP99Ms.toFixed(1)} ms, ${(figures.wallMs / 1000).toFixed(1)} s`);
   }
 
   const header = [

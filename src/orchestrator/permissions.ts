@@ -27,10 +27,11 @@ const FORBIDDEN_BASH: readonly RegExp[] = [/\bgit\s+push\b/, /\bgit\s+remote\s+(
 
 /** Resolves a path the way the OS will (symlinks of existing ancestors included) and tells if it is inside root. */
 export function isInside(root: string, path: string): boolean {
-  const realRoot = realpathOrSelf(root);
-  const absolute = isAbsolute(path) ? path : resolve(root, path);
-  const real = realpathOfExistingAncestor(absolute);
-  const rel = relative(realRoot, real);
+  return isInsideReal(realpathOrSelf(root), isAbsolute(path) ? path : resolve(root, path));
+}
+
+function isInsideReal(realRoot: string, absolutePath: string): boolean {
+  const rel = relative(realRoot, realpathOfExistingAncestor(absolutePath));
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
@@ -64,6 +65,9 @@ function realpathOfExistingAncestor(path: string): string {
  * Note: Bash is checked by its text, not sandboxed; the worktree and process group are the real boundary.
  */
 export function createToolPolicy(policy: ToolPolicy): (request: ToolPermissionRequest) => ToolPermissionDecision {
+  // Resolved once: the root does not move during a session, and realpath costs a syscall per path segment.
+  const realRoot = realpathOrSelf(policy.root);
+  const inside = (path: string) => isInsideReal(realRoot, isAbsolute(path) ? path : resolve(policy.root, path));
   return (request) => {
     const { toolName, input } = request;
     if (policy.tools !== null && !policy.tools.includes(toolName) && !toolName.startsWith('mcp__orchestrator__')) {
@@ -73,15 +77,15 @@ export function createToolPolicy(policy: ToolPolicy): (request: ToolPermissionRe
     if (writeField) {
       const path = stringField(input, writeField);
       if (!path) return deny(`${toolName} without a ${writeField}`);
-      if (!isInside(policy.root, path)) return deny(`${path} is outside the run's worktree ${policy.root}`);
-      const rel = relative(realpathOrSelf(policy.root), realpathOfExistingAncestor(isAbsolute(path) ? path : resolve(policy.root, path)));
+      if (!inside(path)) return deny(`${path} is outside the run's worktree ${policy.root}`);
+      const rel = relative(realRoot, realpathOfExistingAncestor(isAbsolute(path) ? path : resolve(policy.root, path)));
       if (policy.canWrite && !policy.canWrite(rel)) return deny(`this role may write only ${policy.writeScope ?? 'its deliverable'}, not ${rel}`);
       return { behavior: 'allow' };
     }
     const readField = READ_TOOLS[toolName];
     if (readField) {
       const path = stringField(input, readField);
-      if (path && !isInside(policy.root, path)) return deny(`${path} is outside the run's worktree ${policy.root}`);
+      if (path && !inside(path)) return deny(`${path} is outside the run's worktree ${policy.root}`);
       return { behavior: 'allow' };
     }
     if (toolName === 'Bash') {

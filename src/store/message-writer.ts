@@ -76,6 +76,8 @@ export class MessageWriter {
             throw error;
           }
           this.#written += slice.length;
+          // SQLite writes are synchronous: between batches, let the event loop breathe (sessions, timers, SSE).
+          if (start + this.#maxBatch < batch.length) await new Promise((resolve) => setImmediate(resolve));
         }
       } finally {
         this.#flushing = null;

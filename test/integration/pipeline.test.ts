@@ -12,14 +12,13 @@ import type { TmpRepo } from '../helpers/tmp-repo.js';
 
 const model = useScriptedModel();
 const P1 = 'P-1' as WorkItemId;
-const P2 = 'P-2' as WorkItemId;
 
 function roadmapStatusOnMain(repo: TmpRepo, number: string): string | undefined {
   return parseRoadmap(repo.git('show', 'main:docs/roadmap/ROADMAP.md')).items.find((item) => item.number === number)?.status;
 }
 
 async function transitions(store: SqliteStore, id: WorkItemId): Promise<string[]> {
-  return (await store.listEvents({ workItemId: id })).filter((event) => event.kind === 'work_item.transitioned').map((event) => String(event.data.to));
+  return (await store.listEvents({ workItemId: id })).filter((event) => event.kind === 'work_item.transitioned').map((event) => event.data.to as string);
 }
 
 describe('the pipeline with real Claude Code sessions', () => {
@@ -87,7 +86,8 @@ describe('the pipeline with real Claude Code sessions', () => {
     const slow = (number: string, file: string) => {
       const scenario = developerWriting({ number, file, content: `export const v${number} = ${number};\n` });
       // A slower first reply keeps both developer sessions alive at the same time.
-      return { ...scenario, turns: [{ ...scenario.turns[0], delayMs: 1500 }, ...scenario.turns.slice(1)] } as typeof scenario;
+      const [first, ...rest] = scenario.turns;
+      return { ...scenario, turns: [{ ...first, delayMs: 1500 }, ...rest] };
     };
     model.addScenarios([slow('1', 'src/alpha.js'), slow('2', 'src/beta.js'), ...standardRoles]);
     const run = await runPipeline(repo, model);

@@ -24,7 +24,7 @@ export async function statusCommand(options: GlobalOptions & { json?: boolean })
     }
     ctx.stdout.write(`${await summaryTable(ctx.store, items)}\n\n${paint.bold('Recent transitions')}\n`);
     const events = (await ctx.store.listEvents({ limit: 100_000 })).filter((event) => event.kind === 'work_item.transitioned').slice(-15);
-    for (const event of events) ctx.stdout.write(`${event.at.replace('T', ' ').slice(0, 19)}  ${event.workItemId ?? ''}  ${String(event.data.from)} → ${String(event.data.to)}  ${paint.dim(event.message)}\n`);
+    for (const event of events) ctx.stdout.write(`${event.at.replace('T', ' ').slice(0, 19)}  ${event.workItemId ?? ''}  ${typeof event.data.from === 'string' ? event.data.from : '?'} → ${typeof event.data.to === 'string' ? event.data.to : '?'}  ${paint.dim(event.message)}\n`);
     return 0;
   } finally {
     await ctx.close();
