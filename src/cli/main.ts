@@ -8,6 +8,7 @@ import { logsCommand, psCommand, showCommand, stopCommand, usageCommand } from '
 import { runCommand } from './commands/run.js';
 import { scriptedModelCommand } from './commands/scripted-model.js';
 import { initCommand } from './commands/init.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { startCommand } from './commands/start.js';
 import { bugCommand, statusCommand, unblockCommand } from './commands/work-items.js';
 
@@ -49,8 +50,18 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .description('run the agent team over the roadmap: spec, implement, review, merge, mark done')
     .option('--until-idle', 'exit when every work item is done or blocked, instead of waiting for new work')
     .option('--no-dashboard', 'do not start the web dashboard')
+    .option('--port <n>', 'dashboard port (default: dashboard.port of the config, 4600)', port)
+    .option('--host <address>', 'dashboard address (default 127.0.0.1; any other address needs a token)')
     .option('--quiet', 'only state changes, not every session line')
-    .action(act((options: { untilIdle?: boolean; quiet?: boolean }) => startCommand({ ...globals(), ...options })));
+    .action(act((options: { untilIdle?: boolean; quiet?: boolean; dashboard: boolean; port?: number; host?: string }) => startCommand({ ...globals(), ...options })));
+
+  program
+    .command('dashboard')
+    .description('serve the web dashboard over the database (live runs, timelines and replays, work items, usage)')
+    .option('--port <n>', 'port (default: dashboard.port of the config, 4600; 0 picks a free one)', port)
+    .option('--host <address>', 'address to bind (default 127.0.0.1; any other address needs a token)')
+    .option('--token <token>', 'access token (default: dashboard.token of the config; generated for non-loopback addresses)')
+    .action(act((options: { port?: number; host?: string; token?: string }) => dashboardCommand({ ...globals(), ...options })));
 
   program
     .command('status')
@@ -140,7 +151,15 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .description('build a sample repository and run agents on it offline against the scripted model (no API key needed)')
     .option('--dir <dir>', 'where to create the sample repository (default: a new temporary directory)')
     .option('--live', 'use the real model (needs ANTHROPIC_API_KEY) instead of the scripted one')
-    .action(act((options: { dir?: string; live?: boolean }) => demoCommand(options)));
+    .option('--pace <ms>', 'wait before each scripted model reply, to watch it unfold (default 1000 on a terminal, else 0)', (value: string) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0 || n > 60_000) throw new InvalidArgumentError('--pace takes milliseconds between 0 and 60000');
+      return n;
+    })
+    .option('--keep-open', 'keep the dashboard open after the demo until Ctrl-C (default on a terminal)')
+    .option('--no-keep-open', 'exit when the demo is done')
+    .option('--no-dashboard', 'do not start the web dashboard')
+    .action(act((options: { dir?: string; live?: boolean; pace?: number; keepOpen?: boolean; dashboard?: boolean }) => demoCommand(options)));
 
   return program;
 }

@@ -16,6 +16,12 @@ const git = promisify(execFile);
 export interface DemoOptions {
   dir?: string | undefined;
   live?: boolean | undefined;
+  /** Wait before each scripted model turn (default: 1000 ms on a terminal, 0 otherwise). */
+  paceMs?: number | undefined;
+  /** Keep the dashboard open after the work is done, until Ctrl-C (default: on a terminal). */
+  keepOpen?: boolean | undefined;
+  /** Start the dashboard (default true). */
+  dashboard?: boolean | undefined;
   env: Record<string, string | undefined>;
   out: NodeJS.WriteStream;
 }
@@ -34,7 +40,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   await createSampleRepo(dir);
   out.write(`${paint.bold('Sample repository')}: ${dir} (a three-priority roadmap in docs/roadmap/ROADMAP.md)\n`);
 
-  const model = options.live ? null : new ScriptedModelServer({ scenarios: [...DEMO_SCENARIOS] });
+  const interactive = out.isTTY;
+  const model = options.live ? null : new ScriptedModelServer({ scenarios: [...DEMO_SCENARIOS], paceMs: options.paceMs ?? (interactive ? 1000 : 0) });
   const env: Record<string, string | undefined> = { ...options.env };
   if (model) {
     const url = await model.start();
@@ -46,7 +53,23 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
   const ctx = await openContext({ cwd: dir }, {}, env);
   try {
-    const code = await runOrchestrator(ctx, { untilIdle: true });
+    const code = await runOrchestrator(ctx, {
+      untilIdle: true,
+      dashboard: options.dashboard ?? true,
+      keepDashboardOpen: async (dashboard) => {
+        if (!(options.keepOpen ?? interactive)) return;
+        out.write(`\n${paint.bold('The dashboard stays open')} at ${dashboard.url} (replay the runs, see tokens and cost per agent). Ctrl-C to exit.\n`);
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            process.off('SIGINT', done);
+            process.off('SIGTERM', done);
+            resolve();
+          };
+          process.on('SIGINT', done);
+          process.on('SIGTERM', done);
+        });
+      },
+    });
     const roadmap = (await git('git', ['show', 'main:docs/roadmap/ROADMAP.md'], { cwd: dir })).stdout;
     const statuses = roadmap.split('\n').filter((line) => line.startsWith('### PRIORITY') || line.startsWith('**Status**'));
     const log = (await git('git', ['log', '--oneline', '--graph', '-14', 'main'], { cwd: dir })).stdout.trim();

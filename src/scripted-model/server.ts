@@ -46,6 +46,8 @@ export interface ScriptedModelServerOptions {
   port?: number;
   /** Only loopback addresses are accepted: the scripted model is a test and demo tool. */
   host?: '127.0.0.1' | 'localhost' | '::1';
+  /** Extra wait before every scripted turn, so that a person can watch a demo unfold (0 in tests). */
+  paceMs?: number;
 }
 
 const HEADER_ALLOWLIST = ['anthropic-version', 'anthropic-beta', 'user-agent', 'x-app', 'x-claude-code-session-id', 'content-type'];
@@ -231,6 +233,7 @@ export class ScriptedModelServer {
       req.socket.once('close', () => this.#hanging.delete(req.socket));
       return;
     }
+    if (this.options.paceMs) await sleep(this.options.paceMs);
     if ('delayMs' in turn && turn.delayMs) await sleep(turn.delayMs);
     if (isDropTurn(turn)) {
       req.socket.destroy();

@@ -194,7 +194,15 @@ export class SqliteStore implements Store {
 
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     const where = runWhere(filter);
-    const runs = this.#all(`SELECT * FROM runs ${where.sql} ORDER BY id DESC LIMIT ?`, [...where.params, filter.limit ?? 50]).map(runFromRow);
+    const runs = (
+      filter.orderBy === 'slowest'
+        ? this.#all(
+            `SELECT runs.* FROM runs JOIN (SELECT run_id, SUM(duration_ms) AS total_ms FROM invocations WHERE duration_ms IS NOT NULL GROUP BY run_id) t ON t.run_id = runs.id
+             ${where.sql} ORDER BY t.total_ms DESC, runs.id DESC LIMIT ?`,
+            [...where.params, filter.limit ?? 50],
+          )
+        : this.#all(`SELECT * FROM runs ${where.sql} ORDER BY id DESC LIMIT ?`, [...where.params, filter.limit ?? 50])
+    ).map(runFromRow);
     if (runs.length === 0) return [];
     const invocationRows = this.#all(
       `SELECT run_id, session_id, model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd, num_turns, duration_ms

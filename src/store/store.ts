@@ -138,6 +138,8 @@ export interface RunFilter {
   limit?: number;
   /** keyset pagination: runs with id < beforeId (ids sort by creation time) */
   beforeId?: RunId;
+  /** newest first (default), or the longest total session time first (runs with no finished session left out) */
+  orderBy?: 'newest' | 'slowest';
 }
 
 export interface NewInvocation {

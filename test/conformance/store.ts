@@ -143,6 +143,9 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       expect(byDay.map((row) => [row.key, row.runs, row.costUsd])).toEqual([['2026-11-23', 1, 0.25], ['2026-11-24', 2, 2.25]]);
       expect((await store.usage({ by: 'day', since: '2026-11-24T00:00:00.000Z' })).map((row) => row.key)).toEqual(['2026-11-24']);
       expect((await store.usage({ by: 'model' })).map((row) => [row.key, row.inputTokens])).toEqual([['opus', 100], ['sonnet', 900]]);
+      const slowest = await store.listRuns({ orderBy: 'slowest' });
+      expect(slowest.map((row) => [row.id, row.durationMs])).toEqual([['01u3', 3000], ['01u2', 1500], ['01u1', 1500]]);
+      expect((await store.listRuns({ orderBy: 'slowest', agent: 'architect' })).map((row) => row.id)).toEqual(['01u1']);
     });
 
     it('upserts, updates and moves work items by compare-and-set, recording each transition', async () => {

@@ -5,13 +5,19 @@ import { formatDuration } from '../../lib/time.js';
 import { Supervisor, acquireInstanceLock, reconcileOrphanedRuns } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import type { Store, WorkItemRecord } from '../../store/index.js';
+import type { RunningDashboard } from '../../dashboard/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
+import { openDashboard } from './dashboard.js';
 import { painter, table } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
 
 export interface StartOptions extends GlobalOptions {
   untilIdle?: boolean;
   quiet?: boolean;
+  /** false: no web dashboard (`--no-dashboard`). */
+  dashboard?: boolean;
+  port?: number;
+  host?: string;
 }
 
 /**
@@ -27,7 +33,13 @@ export async function startCommand(options: StartOptions): Promise<number> {
   }
 }
 
-export async function runOrchestrator(ctx: CommandContext, options: StartOptions & { onReady?: (supervisor: Supervisor) => void }): Promise<number> {
+export interface RunOrchestratorHooks {
+  onReady?: (supervisor: Supervisor, dashboard: RunningDashboard | null) => void;
+  /** Called after the work is done and before the dashboard closes (the demo keeps it open for a look). */
+  keepDashboardOpen?: (dashboard: RunningDashboard) => Promise<void>;
+}
+
+export async function runOrchestrator(ctx: CommandContext, options: StartOptions & RunOrchestratorHooks): Promise<number> {
   const { config, store, bus, writer, stdout } = ctx;
   const paint = painter(stdout);
   await using lock = await acquireInstanceLock(join(config.repoRoot, '.orchestrator', 'orchestrator.lock'));
@@ -66,7 +78,9 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   stdout.write(`${paint.bold('orchestrator')} on ${config.repoRoot} · integration branch ${supervisor.integrationBranch} · database ${store.location}\n`);
-  options.onReady?.(supervisor);
+  const dashboard = options.dashboard === false ? null : await openDashboard(ctx, { host: options.host, port: options.port, strictPort: options.port !== undefined });
+  if (dashboard) stdout.write(`${paint.bold('dashboard')}: ${dashboard.url}\n`);
+  options.onReady?.(supervisor, dashboard);
   try {
     const report = await supervisor.run();
     await writer.flush();
@@ -78,6 +92,8 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     for (const off of detach) off();
+    if (dashboard) await options.keepDashboardOpen?.(dashboard);
+    await dashboard?.close();
   }
 }
 

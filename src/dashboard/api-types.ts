@@ -1,0 +1,85 @@
+/**
+ * The dashboard's HTTP API, as the web UI sees it. Types only: the UI imports this file, never server code.
+ */
+import type { AuditEventRecord, InvocationRecord, RunSummary, UsageRow, WorkItemRecord } from '../store/index.js';
+import type { MessageRecord } from '../events/index.js';
+import type { LiveRunState } from './live-runs.js';
+import type { MessageDigest } from './message-digest.js';
+
+export type { AuditEventRecord, InvocationRecord, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkItemRecord };
+
+export interface ServerInfo {
+  version: string;
+  repoRoot: string | null;
+  database: string;
+  /** true when this server runs inside the orchestrator and streams its events live. */
+  live: boolean;
+  /** true when runs can be stopped from here. */
+  canStop: boolean;
+  startedAt: string;
+}
+
+export interface RunView extends RunSummary {
+  live: LiveRunState | null;
+  workItemTitle: string | null;
+}
+
+export interface NowResponse {
+  runs: RunView[];
+  recent: RunView[];
+}
+
+export interface RunListResponse {
+  runs: RunView[];
+  total: number;
+  /** Pass as `before` for the next page; null on the last page. */
+  nextBefore: string | null;
+}
+
+export interface RunDetailResponse {
+  run: RunView;
+  invocations: InvocationRecord[];
+  events: AuditEventRecord[];
+  workItem: WorkItemRecord | null;
+}
+
+export interface MessagesResponse {
+  messages: MessageRecord[];
+  /** true when there may be more after the last one (ask again with after = its seq). */
+  more: boolean;
+}
+
+export interface WorkItemView extends WorkItemRecord {
+  runs: RunView[];
+  costUsd: number;
+}
+
+export interface WorkItemsResponse {
+  items: WorkItemView[];
+}
+
+export interface WorkItemDetailResponse {
+  item: WorkItemView;
+  events: AuditEventRecord[];
+}
+
+export interface UsageResponse {
+  byDay: UsageRow[];
+  byAgent: UsageRow[];
+  slowest: RunView[];
+  totals: UsageRow;
+}
+
+export interface StopResponse {
+  outcome: 'stopping' | 'already_ended' | 'other_host';
+  run: RunView;
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; hint?: string };
+}
+
+/** The global event stream's message event: a digest plus the run's live state. */
+export interface ActivityEvent extends MessageDigest {
+  live: LiveRunState | null;
+}

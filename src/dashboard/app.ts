@@ -1,0 +1,259 @@
+import { Hono } from 'hono';
+import type { RunId } from '../events/index.js';
+import { isTerminalRunStatus } from '../events/index.js';
+import { mayContainSecret, redactValue } from '../lib/redact.js';
+import type { InvocationRecord, RunRecord, RunSummary, Store, UsageRow, WorkItemRecord } from '../store/index.js';
+import type {
+  ApiErrorBody,
+  MessagesResponse,
+  NowResponse,
+  RunDetailResponse,
+  RunListResponse,
+  RunView,
+  ServerInfo,
+  StopResponse,
+  UsageResponse,
+  WorkItemDetailResponse,
+  WorkItemView,
+  WorkItemsResponse,
+} from './api-types.js';
+import type { EventLog } from './event-log.js';
+import type { LiveRuns } from './live-runs.js';
+import { BadRequest, parseAgent, parseId, parseLimit, parseOptionalId, parseRunId, parseSeq, parseStatuses, parseTime } from './query-params.js';
+import { hostNameOf, isLoopbackAddress, presentedToken, tokenMatches } from './request-guards.js';
+import { eventStreamResponse } from './sse.js';
+import { serveStatic } from './static-files.js';
+
+/** What the dashboard may do to runs; given by the process that hosts it (the dashboard never signals processes itself). */
+export interface DashboardControls {
+  /** Starts stopping a run (interrupt, then the process group after the grace period); resolves once the stop is under way. */
+  stopRun(run: RunRecord): Promise<'stopping' | 'already_ended' | 'other_host'>;
+}
+
+export interface DashboardAppOptions {
+  store: Store;
+  /** Present when the dashboard runs inside a process with an event bus (the orchestrator, a demo). */
+  events: { log: EventLog; liveRuns: LiveRuns } | null;
+  controls: DashboardControls | null;
+  info: Omit<ServerInfo, 'live' | 'canStop' | 'startedAt'>;
+  /** When set, every /api request must present it. Required when bound to a non-loopback address. */
+  token: string | null;
+  /** The address the server is bound to: a loopback bind answers only to loopback Host headers (DNS rebinding). */
+  boundHost: string;
+  /** Built web UI (index.html + assets); null serves the API alone. */
+  staticDir: string | null;
+  onError?: (error: unknown) => void;
+}
+
+const MAX_URL_LENGTH = 8_192;
+const KNOWN_AGENTS_LIMIT = 500;
+
+/** Sends JSON through the redaction layer (stored data is redacted when recorded; this is the second guard). */
+function send<T>(body: T, status: 200 | 202 | 400 | 401 | 403 | 404 | 409 | 414 | 421 | 500 = 200): Response {
+  const text = JSON.stringify(body);
+  const safe = mayContainSecret(text) ? JSON.stringify(redactValue(JSON.parse(text) as unknown)) : text;
+  return new Response(safe, {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+  });
+}
+
+function errorBody(code: string, message: string, hint?: string): ApiErrorBody {
+  return { error: { code, message, ...(hint === undefined ? {} : { hint }) } };
+}
+
+function summarize(run: RunRecord, invocations: readonly InvocationRecord[]): RunSummary {
+  const sum = (pick: (invocation: InvocationRecord) => number) => invocations.reduce((total, invocation) => total + pick(invocation), 0);
+  const last = invocations.at(-1);
+  const finished = invocations.filter((invocation) => invocation.durationMs !== null);
+  return {
+    ...run,
+    invocationCount: invocations.length,
+    sessionId: [...invocations].reverse().find((invocation) => invocation.sessionId !== null)?.sessionId ?? null,
+    model: last?.model ?? null,
+    inputTokens: sum((invocation) => invocation.inputTokens),
+    outputTokens: sum((invocation) => invocation.outputTokens),
+    cacheCreationInputTokens: sum((invocation) => invocation.cacheCreationInputTokens),
+    cacheReadInputTokens: sum((invocation) => invocation.cacheReadInputTokens),
+    costUsd: sum((invocation) => invocation.costUsd),
+    numTurns: sum((invocation) => invocation.numTurns ?? 0),
+    durationMs: finished.length === 0 ? null : finished.reduce((total, invocation) => total + (invocation.durationMs ?? 0), 0),
+  };
+}
+
+function totalsOf(rows: readonly UsageRow[]): UsageRow {
+  const total: UsageRow = { key: 'total', runs: 0, succeeded: 0, failed: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0, costUsd: 0, totalDurationMs: 0 };
+  for (const row of rows) {
+    total.runs += row.runs;
+    total.succeeded += row.succeeded;
+    total.failed += row.failed;
+    total.inputTokens += row.inputTokens;
+    total.outputTokens += row.outputTokens;
+    total.cacheCreationInputTokens += row.cacheCreationInputTokens;
+    total.cacheReadInputTokens += row.cacheReadInputTokens;
+    total.costUsd += row.costUsd;
+    total.totalDurationMs += row.totalDurationMs;
+  }
+  return total;
+}
+
+/**
+ * The dashboard's HTTP surface: a JSON API over the store, the live event stream, the stop action and the
+ * built web UI. Every input is validated (a bad id is a 400, never a crash); every response goes through the
+ * secret redaction; a token, when configured, guards every API and event-stream request.
+ */
+export function createDashboardApp(options: DashboardAppOptions): Hono {
+  const { store, events, controls, token } = options;
+  const startedAt = new Date().toISOString();
+  const loopbackOnly = isLoopbackAddress(options.boundHost);
+  const app = new Hono();
+
+  app.onError((error) => {
+    if (error instanceof BadRequest) return send(errorBody(error.code, error.message), 400);
+    options.onError?.(error);
+    return send(errorBody('ORCH_INTERNAL', 'the dashboard failed to answer this request; the orchestrator log has the details'), 500);
+  });
+  app.notFound((c) => (c.req.path.startsWith('/api/') ? send(errorBody('ORCH_NOT_FOUND', `no such endpoint: ${c.req.method} ${c.req.path.slice(0, 200)}`), 404) : c.text('not found', 404)));
+
+  app.use('*', async (c, next) => {
+    if (c.req.url.length > MAX_URL_LENGTH) return send(errorBody('ORCH_URL_TOO_LONG', `the request URL is longer than ${MAX_URL_LENGTH} characters`), 414);
+    const host = c.req.header('host');
+    if (loopbackOnly && (!host || !isLoopbackAddress(hostNameOf(host)))) {
+      return send(errorBody('ORCH_BAD_HOST', 'this dashboard answers only to 127.0.0.1 or localhost', 'open it by the address it printed'), 421);
+    }
+    await next();
+  });
+
+  app.use('/api/*', async (c, next) => {
+    if (token !== null && !tokenMatches(presentedToken(c.req.header('authorization'), c.req.query('token')), token)) {
+      return send(errorBody('ORCH_UNAUTHORIZED', 'this dashboard needs its access token', 'open the URL the orchestrator printed (it carries ?token=…), or send Authorization: Bearer <token>'), 401);
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      // A cross-site page can send a simple POST; it cannot send this header without a CORS preflight we never grant.
+      if (c.req.header('x-orchestrator-request') !== '1') return send(errorBody('ORCH_FORBIDDEN', 'state-changing requests need the header X-Orchestrator-Request: 1'), 403);
+      const origin = c.req.header('origin');
+      const host = c.req.header('host');
+      if (origin && host && origin !== `http://${host}` && origin !== `https://${host}`) return send(errorBody('ORCH_FORBIDDEN', 'cross-origin requests are refused'), 403);
+    }
+    await next();
+  });
+
+  const workItemTitles = async (): Promise<Map<string, WorkItemRecord>> => new Map((await store.listWorkItems()).map((item) => [item.id, item]));
+  const view = (run: RunSummary, items: Map<string, WorkItemRecord>): RunView => ({
+    ...run,
+    live: isTerminalRunStatus(run.status) ? null : (events?.liveRuns.get(run.id) ?? null),
+    workItemTitle: run.workItemId ? (items.get(run.workItemId)?.title ?? null) : null,
+  });
+
+  app.get('/api/info', () => send<ServerInfo>({ ...options.info, live: events !== null, canStop: controls !== null, startedAt }));
+
+  app.get('/api/now', async () => {
+    const items = await workItemTitles();
+    const active = await store.listRuns({ statuses: ['queued', 'running'], limit: 200 });
+    const recent = (await store.listRuns({ limit: 25 })).filter((run) => isTerminalRunStatus(run.status)).slice(0, 15);
+    return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)) });
+  });
+
+  app.get('/api/runs', async (c) => {
+    const limit = parseLimit(c.req.query('limit'), 50, 500);
+    const filter = {
+      statuses: parseStatuses(c.req.query('status')),
+      agent: parseAgent(c.req.query('agent')),
+      workItemId: parseOptionalId(c.req.query('workItem'), 'work item') as WorkItemRecord['id'] | undefined,
+      since: parseTime(c.req.query('since'), 'since'),
+      until: parseTime(c.req.query('until'), 'until'),
+    };
+    const before = parseOptionalId(c.req.query('before'), 'run') as RunId | undefined;
+    const [runs, total, items] = await Promise.all([
+      store.listRuns({ ...filter, ...(before ? { beforeId: before } : {}), limit }),
+      store.countRuns(filter),
+      workItemTitles(),
+    ]);
+    return send<RunListResponse>({ runs: runs.map((run) => view(run, items)), total, nextBefore: runs.length === limit ? (runs.at(-1)?.id ?? null) : null });
+  });
+
+  app.get('/api/runs/:id', async (c) => {
+    const run = await store.getRun(parseRunId(c.req.param('id')));
+    if (!run) return send(errorBody('ORCH_RUN_NOT_FOUND', `no run ${c.req.param('id')}`), 404);
+    const [invocations, auditEvents, workItem] = await Promise.all([
+      store.listInvocations(run.id),
+      store.listEvents({ runId: run.id, limit: 1000 }),
+      run.workItemId ? store.getWorkItem(run.workItemId) : Promise.resolve(null),
+    ]);
+    const items = new Map(workItem ? [[workItem.id, workItem]] : []);
+    return send<RunDetailResponse>({ run: view(summarize(run, invocations), items), invocations, events: auditEvents, workItem });
+  });
+
+  app.get('/api/runs/:id/messages', async (c) => {
+    const runId = parseRunId(c.req.param('id'));
+    const limit = parseLimit(c.req.query('limit'), 1000, 5000);
+    const invocation = parseOptionalId(c.req.query('invocation'), 'invocation');
+    const after = parseSeq(c.req.query('after'));
+    const run = await store.getRun(runId);
+    if (!run) return send(errorBody('ORCH_RUN_NOT_FOUND', `no run ${runId}`), 404);
+    if (invocation === undefined) {
+      const messages = await store.listMessages({ runId, limit });
+      return send<MessagesResponse>({ messages, more: messages.length === limit });
+    }
+    const messages = (await store.listMessages({ invocationId: invocation as InvocationRecord['id'], afterSeq: after, limit })).filter((message) => message.runId === runId);
+    return send<MessagesResponse>({ messages, more: messages.length === limit });
+  });
+
+  app.post('/api/runs/:id/stop', async (c) => {
+    if (!controls) return send(errorBody('ORCH_READ_ONLY', 'this dashboard cannot stop runs', 'use `orchestrator stop <run>`'), 409);
+    const run = await store.getRun(parseRunId(c.req.param('id')));
+    if (!run) return send(errorBody('ORCH_RUN_NOT_FOUND', `no run ${c.req.param('id')}`), 404);
+    const outcome = await controls.stopRun(run);
+    const current = (await store.getRun(run.id)) ?? run;
+    const invocations = await store.listInvocations(run.id);
+    return send<StopResponse>({ outcome, run: view(summarize(current, invocations), new Map()) }, outcome === 'stopping' ? 202 : 200);
+  });
+
+  app.get('/api/work-items', async () => {
+    const items = await store.listWorkItems();
+    const byId = new Map(items.map((item) => [item.id as string, item]));
+    const views: WorkItemView[] = [];
+    for (const item of items) {
+      const runs = (await store.listRuns({ workItemId: item.id, limit: 200 })).map((run) => view(run, byId));
+      views.push({ ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0) });
+    }
+    return send<WorkItemsResponse>({ items: views });
+  });
+
+  app.get('/api/work-items/:id', async (c) => {
+    const item = await store.getWorkItem(parseId(c.req.param('id'), 'work item') as WorkItemRecord['id']);
+    if (!item) return send(errorBody('ORCH_NOT_FOUND', `no work item ${c.req.param('id')}`), 404);
+    const byId = new Map([[item.id, item]]);
+    const runs = (await store.listRuns({ workItemId: item.id, limit: 500 })).map((run) => view(run, byId));
+    const auditEvents = await store.listEvents({ workItemId: item.id, limit: 2000 });
+    return send<WorkItemDetailResponse>({ item: { ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0) }, events: auditEvents });
+  });
+
+  app.get('/api/usage', async (c) => {
+    const query = {
+      since: parseTime(c.req.query('since'), 'since'),
+      until: parseTime(c.req.query('until'), 'until'),
+      agent: parseAgent(c.req.query('agent')),
+      statuses: parseStatuses(c.req.query('status')),
+    };
+    const [byDay, byAgent, slowest, items] = await Promise.all([
+      store.usage({ ...query, by: 'day' }),
+      store.usage({ ...query, by: 'agent' }),
+      store.listRuns({ since: query.since, until: query.until, agent: query.agent, statuses: query.statuses, orderBy: 'slowest', limit: 10 }),
+      workItemTitles(),
+    ]);
+    return send<UsageResponse>({ byDay, byAgent: byAgent.slice(0, KNOWN_AGENTS_LIMIT), slowest: slowest.map((run) => view(run, items)), totals: totalsOf(byAgent) });
+  });
+
+  app.get('/api/events', (c) => {
+    const runFilter = parseOptionalId(c.req.query('run'), 'run');
+    const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? null;
+    return eventStreamResponse({ log: events?.log ?? null, runId: runFilter ?? null, lastEventId: lastEventId === '' ? null : lastEventId, signal: c.req.raw.signal });
+  });
+
+  if (options.staticDir !== null) {
+    const dir = options.staticDir;
+    app.get('*', (c) => serveStatic(dir, c.req.path));
+  }
+  return app;
+}

@@ -1,0 +1,81 @@
+import { useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import type { RunView, StopResponse } from '../api-types.js';
+import { ApiError, postJson } from './api.js';
+import { shortId } from './format.js';
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span class={`badge status-${status.replace(/[^a-z_]/g, '')}`} data-status={status}>{status.replace('_', ' ')}</span>;
+}
+
+const AGENT_CLASS: Record<string, string> = {
+  architect: 'agent-architect',
+  'code-developer': 'agent-developer',
+  'code-reviewer': 'agent-reviewer',
+  'project-manager': 'agent-pm',
+  'bug-fixer': 'agent-fixer',
+};
+
+export function AgentBadge({ agent }: { agent: string }) {
+  return <span class={`agent ${AGENT_CLASS[agent] ?? ''}`}>{agent}</span>;
+}
+
+export function RunLink({ run }: { run: { id: string } }) {
+  return (
+    <a href={`#/runs/${run.id}`} class="mono" title={run.id}>
+      {shortId(run.id)}
+    </a>
+  );
+}
+
+export function ErrorBox({ error }: { error: string | null }) {
+  return error === null ? null : <div class="error-box" role="alert">{error}</div>;
+}
+
+export function Card({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class="card">
+      <header class="card-head">
+        <h2>{title}</h2>
+        {actions}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+/** Stop with a confirmation step: the first click asks, the second stops the run's process group. */
+export function StopButton({ run, onStopped }: { run: RunView; onStopped?: (response: StopResponse) => void }) {
+  const [phase, setPhase] = useState<'idle' | 'confirm' | 'stopping' | 'error'>('idle');
+  const [message, setMessage] = useState<string | null>(null);
+  if (run.status !== 'running' && run.status !== 'queued') return null;
+  const stop = () => {
+    setPhase('stopping');
+    postJson<StopResponse>(`/api/runs/${run.id}/stop`)
+      .then((response) => onStopped?.(response))
+      .catch((error: unknown) => {
+        setPhase('error');
+        setMessage(error instanceof ApiError ? `${error.message}${error.hint ? ` (${error.hint})` : ''}` : String(error));
+      });
+  };
+  if (phase === 'confirm') {
+    return (
+      <span class="confirm" role="group" aria-label="confirm stop">
+        Stop {run.agent}?{' '}
+        <button class="danger" data-action="confirm-stop" onClick={stop}>
+          Stop run
+        </button>{' '}
+        <button onClick={() => setPhase('idle')}>Cancel</button>
+      </span>
+    );
+  }
+  if (phase === 'stopping') return <span class="muted">stopping…</span>;
+  return (
+    <span>
+      <button class="danger-outline" data-action="stop" onClick={() => setPhase('confirm')} title="Interrupt the session, then stop its whole process group">
+        Stop
+      </button>
+      {phase === 'error' && <span class="error-text"> {message}</span>}
+    </span>
+  );
+}

@@ -1,0 +1,179 @@
+import { useState } from 'preact/hooks';
+import type { ActivityEvent, NowResponse, RunView } from '../api-types.js';
+import { getJson } from './api.js';
+import { AgentBadge, Card, ErrorBox, RunLink, StatusBadge, StopButton } from './components.js';
+import { duration, money, since, time, tokens } from './format.js';
+import { useLiveResource, useNow, type Reduction } from './live.js';
+
+interface Notice {
+  key: number;
+  at: string;
+  text: string;
+  level: string;
+}
+
+function reduceNow(state: NowResponse, name: string, data: unknown): Reduction<NowResponse> {
+  if (name === 'run.activity') {
+    const activity = data as ActivityEvent;
+    const index = state.runs.findIndex((run) => run.id === activity.runId);
+    if (index === -1) return 'reload';
+    const runs = [...state.runs];
+    runs[index] = { ...runs[index]!, status: 'running', live: activity.live ?? runs[index]!.live, lastEventAt: activity.at };
+    return { ...state, runs };
+  }
+  if (name === 'run.queued' || name === 'run.started' || name === 'run.ended') return 'reload';
+  return state;
+}
+
+function ActiveRow({ run, now }: { run: RunView; now: number }) {
+  const live = run.live;
+  const inputTokens = live ? live.inputTokens + live.cacheCreationInputTokens + live.cacheReadInputTokens : run.inputTokens;
+  const outputTokens = live ? live.outputTokens : run.outputTokens;
+  const cost = live ? live.reportedCostUsd + live.estimatedCostUsd : run.costUsd;
+  return (
+    <tr data-run-id={run.id} class="active-run">
+      <td>
+        <RunLink run={run} />
+      </td>
+      <td>
+        <AgentBadge agent={run.agent} />
+      </td>
+      <td class="truncate" title={run.workItemTitle ?? run.taskKind}>
+        {run.workItemTitle ?? <span class="muted">{run.taskKind}</span>}
+      </td>
+      <td>
+        <StatusBadge status={run.status} />
+      </td>
+      <td class="num" data-field="elapsed">{since(run.startedAt ?? run.createdAt, now)}</td>
+      <td class="truncate wide" data-field="last-tool">
+        {live?.lastToolCall ? (
+          <>
+            <span class="tool-name">{live.lastToolCall.name}</span> <span class="muted">{live.lastToolCall.summary.replace(live.lastToolCall.name, '').trim()}</span>
+          </>
+        ) : (
+          <span class="muted">{live?.lastText ?? '—'}</span>
+        )}
+      </td>
+      <td class="num" data-field="messages">{live?.messageCount ?? '—'}</td>
+      <td class="num" data-field="tokens" title="input (incl. cache) / output">
+        {tokens(inputTokens)} / {tokens(outputTokens)}
+      </td>
+      <td class="num" data-field="cost" title={live && live.estimatedCostUsd > 0 ? 'estimated from tokens until the session reports its cost' : 'reported by the CLI'}>
+        {live && live.estimatedCostUsd > 0 ? '≈' : ''}
+        {money(cost)}
+      </td>
+      <td>
+        <StopButton run={run} />
+      </td>
+    </tr>
+  );
+}
+
+export function NowPage() {
+  const now = useNow();
+  const [notices, setNotices] = useState<Notice[]>([]);
+  const { data, error } = useLiveResource<NowResponse>({
+    key: 'now',
+    load: () => getJson<NowResponse>('/api/now'),
+    reduce: (state, name, payload) => {
+      if (name === 'orchestrator.notice' || name === 'work_item.transitioned' || name === 'run.permission_denied') {
+        const event = payload as { at: string; message?: string; level?: string; workItemId?: string; from?: string; to?: string; reason?: string; toolName?: string };
+        const text =
+          name === 'orchestrator.notice'
+            ? (event.message ?? '')
+            : name === 'work_item.transitioned'
+              ? `${event.workItemId}: ${event.from} → ${event.to} (${event.reason})`
+              : `permission denied: ${event.toolName} — ${event.reason}`;
+        setNotices((list) => [{ key: Date.now() + Math.random(), at: event.at, text, level: name === 'run.permission_denied' ? 'warn' : (event.level ?? 'info') }, ...list].slice(0, 50));
+      }
+      return reduceNow(state, name, payload);
+    },
+  });
+  return (
+    <div class="page">
+      <ErrorBox error={error} />
+      <Card title={`Active runs${data ? ` (${data.runs.length})` : ''}`}>
+        {data === null ? (
+          <p class="muted">loading…</p>
+        ) : data.runs.length === 0 ? (
+          <p class="muted empty" data-empty="active">No agent is running. Runs appear here the moment the orchestrator starts them.</p>
+        ) : (
+          <table class="grid" data-table="active">
+            <thead>
+              <tr>
+                <th>run</th>
+                <th>agent</th>
+                <th>work item</th>
+                <th>status</th>
+                <th class="num">elapsed</th>
+                <th>doing now</th>
+                <th class="num">msgs</th>
+                <th class="num">tokens in/out</th>
+                <th class="num">cost</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {data.runs.map((run) => (
+                <ActiveRow key={run.id} run={run} now={now} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
+      <div class="two-columns">
+        <Card title="Recently finished">
+          {data && data.recent.length > 0 ? (
+            <table class="grid" data-table="recent">
+              <thead>
+                <tr>
+                  <th>run</th>
+                  <th>agent</th>
+                  <th>work item</th>
+                  <th>status</th>
+                  <th>ended</th>
+                  <th class="num">duration</th>
+                  <th class="num">cost</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.recent.map((run) => (
+                  <tr key={run.id} data-run-id={run.id}>
+                    <td>
+                      <RunLink run={run} />
+                    </td>
+                    <td>
+                      <AgentBadge agent={run.agent} />
+                    </td>
+                    <td class="truncate">{run.workItemTitle ?? run.taskKind}</td>
+                    <td>
+                      <StatusBadge status={run.status} />
+                    </td>
+                    <td>{time(run.endedAt)}</td>
+                    <td class="num">{duration(run.durationMs)}</td>
+                    <td class="num">{money(run.costUsd)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p class="muted">Nothing finished yet.</p>
+          )}
+        </Card>
+        <Card title="Orchestrator activity">
+          {notices.length === 0 ? (
+            <p class="muted">State changes, merges and denials appear here as they happen.</p>
+          ) : (
+            <ul class="feed">
+              {notices.map((notice) => (
+                <li key={notice.key} class={`feed-${notice.level}`}>
+                  <span class="muted">{time(notice.at)}</span> {notice.text}
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,124 @@
+import { useState } from 'preact/hooks';
+import type { WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
+import { getJson } from './api.js';
+import { Card, ErrorBox, StatusBadge } from './components.js';
+import { money, shortId, time } from './format.js';
+import { useLiveResource } from './live.js';
+
+const SHORT_AGENT: Record<string, string> = { architect: 'arch', 'code-developer': 'dev', 'code-reviewer': 'review', 'project-manager': 'pm', 'bug-fixer': 'fix' };
+
+function History({ id }: { id: string }) {
+  const { data, error } = useLiveResource<WorkItemDetailResponse>({
+    key: `work-item:${id}`,
+    load: () => getJson<WorkItemDetailResponse>(`/api/work-items/${encodeURIComponent(id)}`),
+    reduce: (state, name, payload) => (name === 'work_item.transitioned' && (payload as { workItemId: string }).workItemId === id ? 'reload' : state),
+  });
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <p class="muted">loading…</p>;
+  return (
+    <ol class="history" data-history={id}>
+      {data.events.map((event) => (
+        <li key={event.id}>
+          <span class="muted">{time(event.at)}</span> <span class="mono">{event.kind}</span> {event.message}
+          {event.kind === 'work_item.transitioned' && typeof event.data.to === 'string' && (
+            <>
+              {' '}
+              → <StatusBadge status={event.data.to} />
+            </>
+          )}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; onToggle: () => void }) {
+  return (
+    <>
+      <tr data-work-item={item.id} class={open ? 'open' : ''}>
+        <td>
+          <button class="link" onClick={onToggle} aria-expanded={open}>
+            {open ? '▾' : '▸'} {item.kind === 'bug' ? `BUG ${item.number}` : `PRIORITY ${item.number}`}
+          </button>
+        </td>
+        <td class="truncate" title={item.title}>
+          {item.title}
+          {item.severity && <span class={`severity severity-${item.severity}`}>{item.severity}</span>}
+        </td>
+        <td>
+          <StatusBadge status={item.state} />
+        </td>
+        <td class="runs-cell">
+          {[...item.runs].reverse().map((run) => (
+            <a key={run.id} href={`#/runs/${run.id}`} class={`run-chip status-${run.status}`} title={`${run.agent} ${shortId(run.id)}: ${run.status}`}>
+              {SHORT_AGENT[run.agent] ?? run.agent}
+            </a>
+          ))}
+        </td>
+        <td class="mono small">{item.branch ?? '—'}</td>
+        <td class="mono small">
+          {item.specPath ? <div title="spec">{item.specPath}</div> : null}
+          {item.reviewPath ? <div title="review">{item.reviewPath}</div> : null}
+          {!item.specPath && !item.reviewPath ? '—' : null}
+        </td>
+        <td class="num">{money(item.costUsd)}</td>
+        <td class="error-text small">{item.blockedReason ?? ''}</td>
+      </tr>
+      {open && (
+        <tr class="detail-row">
+          <td colSpan={8}>
+            <History id={item.id} />
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+export function WorkItemsPage() {
+  const [open, setOpen] = useState<Set<string>>(new Set());
+  const { data, error } = useLiveResource<WorkItemsResponse>({
+    key: 'work-items',
+    load: () => getJson<WorkItemsResponse>('/api/work-items'),
+    reduce: (state, name) => (name === 'work_item.transitioned' || name === 'run.started' || name === 'run.ended' ? 'reload' : state),
+  });
+  const toggle = (id: string) =>
+    setOpen((current) => {
+      const next = new Set(current);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const counts = new Map<string, number>();
+  for (const item of data?.items ?? []) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+  return (
+    <div class="page">
+      <ErrorBox error={error} />
+      <Card title="Work items" actions={<div class="state-counts">{[...counts].map(([state, n]) => <span key={state}><StatusBadge status={state} /> {n}</span>)}</div>}>
+        {data && data.items.length === 0 ? (
+          <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md, and `orchestrator bug` files bugs.</p>
+        ) : (
+          <table class="grid" data-table="work-items">
+            <thead>
+              <tr>
+                <th>item</th>
+                <th>title</th>
+                <th>state</th>
+                <th>runs</th>
+                <th>branch</th>
+                <th>spec / review</th>
+                <th class="num">cost</th>
+                <th>blocked reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(data?.items ?? []).map((item) => (
+                <ItemRow key={item.id} item={item} open={open.has(item.id)} onToggle={() => toggle(item.id)} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
+    </div>
+  );
+}
