@@ -36,7 +36,7 @@ const boundaryConfigs = Object.entries(boundaries).map(([folder, allowed]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'src/dashboard/ui/**', 'scripts/**', 'eslint.config.js', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'src/dashboard/ui/**', 'scripts/**', 'eslint.config.js', 'vite.config.ts', 'coverage/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
