@@ -36,14 +36,18 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
+/** The token a server on `host` requires: the configured one, else a new one for any non-loopback address. */
+export function resolveDashboardToken(host: string, configured: string | null): string | null {
+  return configured ?? (isLoopbackAddress(host) ? null : randomBytes(24).toString('base64url'));
+}
+
 /**
  * Starts the dashboard's HTTP server. It binds 127.0.0.1 unless told otherwise; any other address gets an
  * access token (generated and printed when not configured), because the dashboard can stop runs and shows
  * prompts and code.
  */
 export async function startDashboard(options: StartDashboardOptions): Promise<RunningDashboard> {
-  const loopback = isLoopbackAddress(options.host);
-  const token = options.token ?? (loopback ? null : randomBytes(24).toString('base64url'));
+  const token = resolveDashboardToken(options.host, options.token);
   if (token !== null) registerSecret(token);
   let events: { log: EventLog; liveRuns: LiveRuns } | null = null;
   let detach = () => {};
