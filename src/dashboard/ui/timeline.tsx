@@ -59,9 +59,9 @@ function AssistantBlocks({ message }: { message: MessageRecord }) {
               <div class="tl-label">
                 tool call <span class="tool-name">{String(item.name)}</span>
               </div>
-              <details class="tl-body" open={body.length < 600}>
+              <details class="tl-body" open={body.length < 2000}>
                 <summary class="mono">{typeof input?.file_path === 'string' ? input.file_path : typeof input?.command === 'string' ? input.command : 'input'}</summary>
-                <pre>{body}</pre>
+                <ToolInput input={input} />
               </details>
             </div>
           );
@@ -80,9 +80,39 @@ function AssistantBlocks({ message }: { message: MessageRecord }) {
   );
 }
 
+/** A tool call's input: short values inline, long or multi-line ones (file contents, edits) as blocks. */
+function ToolInput({ input }: { input: JsonObject | null }) {
+  const entries = Object.entries(input ?? {});
+  return (
+    <div class="tool-input">
+      {entries.map(([key, value]) => {
+        const text = pretty(value);
+        return text.includes('\n') || text.length > 100 ? (
+          <div key={key}>
+            <div class="muted small">{key}</div>
+            <pre>{text}</pre>
+          </div>
+        ) : (
+          <div key={key}>
+            <span class="muted small">{key}:</span> <span class="mono">{text}</span>
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
 function ToolResults({ message, names }: { message: MessageRecord; names: Map<string, string> }) {
-  const blocks = asArray(asObject(message.payload.message)?.content).map(asObject).filter((item) => item?.type === 'tool_result');
-  if (blocks.length === 0) return null;
+  const content = asObject(message.payload.message)?.content;
+  const blocks = asArray(content).map(asObject).filter((item) => item?.type === 'tool_result');
+  if (blocks.length === 0) {
+    const text = resultText(content);
+    return (
+      <div class="tl-item tl-system" data-kind="user">
+        <div class="tl-label">user · {text.slice(0, 300) || '(empty)'}</div>
+      </div>
+    );
+  }
   return (
     <>
       {blocks.map((item, index) => {

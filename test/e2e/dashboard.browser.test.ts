@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { dashboardUiDir } from '../../src/cli/commands/dashboard.js';
+import type { RunId } from '../../src/events/index.js';
+import { isProcessAlive } from '../../src/runtime/index.js';
+import { launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.js';
+import { dashboardHarness, type DashboardHarness } from '../helpers/dashboard.js';
+import { useScriptedModel } from '../helpers/model.js';
+import { liveProcessesOfRun } from '../helpers/processes.js';
+
+const model = useScriptedModel();
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A developer session that works step by step (a Bash call every ~300 ms), then waits on the model until stopped. */
+function slowSessionScenario(steps: number) {
+  return {
+    name: 'slow-developer',
+    turns: [
+      ...Array.from({ length: steps }, (_, i) => ({
+        delayMs: 300,
+        text: `Step ${i + 1}: checking the build.`,
+        tools: [{ name: 'Bash', input: { command: `echo step-${i + 1}`, description: `step ${i + 1}` } }],
+        usage: { input_tokens: 1000 + i * 100, output_tokens: 50 },
+      })),
+      { hang: true as const },
+    ],
+  };
+}
+
+describe('dashboard in a real browser', () => {
+  it('shows a run on Now as it starts, fills its timeline live, stops it, replays it, and charts usage', async () => {
+    const staticDir = dashboardUiDir();
+    expect(staticDir, 'the web UI must be built (npm run build) before the browser tests').not.toBeNull();
+    model.addScenarios([slowSessionScenario(12)]);
+    const harness: DashboardHarness = await dashboardHarness(model, { staticDir });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors = watchPageErrors(page);
+    try {
+      await page.goto(`${harness.dashboard.url}#/now`);
+      await page.waitForSelector('[data-empty="active"]');
+
+      // 1. The run appears on Now within a second of its session starting.
+      let startedAt = 0;
+      const off = harness.bus.on('run.started', () => {
+        startedAt = Date.now();
+      });
+      const { runId, done } = harness.startRun('code-developer', 'Check the build, step by step.');
+      const id: RunId = await runId;
+      await page.waitForSelector(`tr.active-run[data-run-id="${id}"]`, { timeout: 15_000 });
+      const visibleAt = Date.now();
+      off();
+      expect(startedAt).toBeGreaterThan(0);
+      expect(visibleAt - startedAt, 'from run.started to the row on Now').toBeLessThan(1000);
+      // …and what it is doing now, live.
+      await page.waitForFunction((runId) => document.querySelector(`tr[data-run-id="${runId}"] [data-field="last-tool"]`)?.textContent?.includes('Bash'), id, { timeout: 15_000 });
+      await screenshot(page, 'now-live');
+
+      // 2. Its timeline fills while it runs.
+      await page.click(`tr[data-run-id="${id}"] a[href="#/runs/${id}"]`);
+      await page.waitForSelector('[data-timeline] .tl-entry');
+      const countNow = () => page.locator('[data-timeline] .tl-entry').count();
+      const first = await countNow();
+      await page.waitForFunction((n) => document.querySelectorAll('[data-timeline] .tl-entry').length > n + 3, first, { timeout: 15_000 });
+      expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('running');
+      await page.waitForSelector('[data-kind="tool_use"][data-tool="Bash"]');
+      await screenshot(page, 'run-live');
+
+      // 3. The stop button (with its confirmation) stops the run's process group; the status changes on the page.
+      await page.click('a[href="#/now"]');
+      await page.click(`tr[data-run-id="${id}"] [data-action="stop"]`);
+      await page.click(`tr[data-run-id="${id}"] [data-action="confirm-stop"]`);
+      await page.waitForSelector(`[data-table="recent"] tr[data-run-id="${id}"] [data-status="stopped"]`, { timeout: 20_000 });
+      expect(await page.locator(`tr.active-run[data-run-id="${id}"]`).count()).toBe(0);
+      const result = await done;
+      expect(result.run.status).toBe('stopped');
+      expect(result.run.pid === null || !isProcessAlive(result.run.pid)).toBe(true);
+      expect(liveProcessesOfRun(id)).toEqual([]);
+      await screenshot(page, 'now-stopped');
+
+      // 4. Replay of the finished run: instant shows everything; 10× plays it back from the start.
+      await harness.writer.flush();
+      const total = (await harness.store.listMessages({ runId: id, limit: 10_000 })).length;
+      await page.goto(`${harness.dashboard.url}#/runs/${id}`);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-timeline] .tl-entry').length === n, total, { timeout: 10_000 });
+      await page.click('[data-speed="10"]');
+      await page.waitForSelector('[data-field="replay-progress"]');
+      const early = await countNow();
+      expect(early).toBeLessThan(total);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-timeline] .tl-entry').length === n, total, { timeout: 20_000 });
+      await screenshot(page, 'run-replay');
+      await page.click('[data-speed="instant"]');
+      expect(await countNow()).toBe(total);
+
+      // 5. Usage: the chart renders with the run's data.
+      await page.goto(`${harness.dashboard.url}#/usage`);
+      await page.waitForSelector('[data-chart="usage-per-day"] canvas');
+      await page.waitForSelector('[data-chart="cost-per-agent"] canvas');
+      const size = await page.locator('[data-chart="usage-per-day"] canvas').boundingBox();
+      expect(size?.width).toBeGreaterThan(200);
+      expect(await page.locator('[data-field="total-runs"]').textContent()).toBe('1');
+      expect(await page.locator('[data-table="agents"] tr[data-agent="code-developer"]').count()).toBe(1);
+      await screenshot(page, 'usage');
+
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+});
