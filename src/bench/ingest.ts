@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { InvocationId, JsonObject, MessageRecord, RunId } from '../events/index.js';
-import { MessageWriter, SqliteStore } from '../store/index.js';
+import { DEFAULT_MAX_BATCH, MessageWriter, SqliteStore } from '../store/index.js';
 
 /** A stream message shaped like the CLI's (about 1 KB of JSON). */
 function sampleMessage(seq: number): MessageRecord {
@@ -80,7 +80,7 @@ export async function benchmarkMessageIngest(messages: number): Promise<IngestFi
     await writer.close();
     await store.close();
 
-    // 3. Raw batched inserts: 256 rows per transaction, no abstraction.
+    // 3. Raw batched inserts: the writer's batch size per transaction, no abstraction.
     const rawStore = freshStore(dir, 'raw');
     await rawStore.close();
     const raw = new Database(join(dir, 'raw.db'));
@@ -91,7 +91,7 @@ export async function benchmarkMessageIngest(messages: number): Promise<IngestFi
       for (const record of batch) rawInsert.run(record.invocationId, record.runId, record.seq, record.at, record.type, record.subtype, record.toolName, JSON.stringify(record.payload));
     });
     start = performance.now();
-    for (let index = 0; index < records.length; index += 256) insertBatch(records.slice(index, index + 256));
+    for (let index = 0; index < records.length; index += DEFAULT_MAX_BATCH) insertBatch(records.slice(index, index + DEFAULT_MAX_BATCH));
     const rawBatchedPerSec = messages / ((performance.now() - start) / 1000);
     raw.close();
     return { messages, perMessageCommitPerSec, perMessageCommitWalPerSec, writerPerSec, rawBatchedPerSec };

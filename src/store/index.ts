@@ -1,4 +1,4 @@
 export * from './store.js';
-export { MessageWriter, type MessageWriterOptions } from './message-writer.js';
+export { DEFAULT_MAX_BATCH, MessageWriter, type MessageWriterOptions } from './message-writer.js';
 export { openStore } from './open-store.js';
 export { SqliteStore } from './sqlite-store.js';

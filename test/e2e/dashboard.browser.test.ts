@@ -59,7 +59,7 @@ describe('dashboard in a real browser', () => {
       expect(startedAt).toBeGreaterThan(0);
       expect(visibleAt - startedAt, 'from run.started to the row on Now').toBeLessThan(1000);
       // …and what it is doing now, live.
-      await page.waitForFunction((runId) => document.querySelector(`tr[data-run-id="${runId}"] [data-field="last-tool"]`)?.textContent?.includes('Bash'), id, { timeout: 15_000 });
+      await page.locator(`tr[data-run-id="${id}"] [data-field="last-tool"]`).filter({ hasText: 'Bash' }).waitFor({ timeout: 15_000 });
       await screenshot(page, 'now-live');
 
       // 2. Its timeline fills while it runs.
@@ -67,7 +67,7 @@ describe('dashboard in a real browser', () => {
       await page.waitForSelector('[data-timeline] .tl-entry');
       const countNow = () => page.locator('[data-timeline] .tl-entry').count();
       const first = await countNow();
-      await page.waitForFunction((n) => document.querySelectorAll('[data-timeline] .tl-entry').length > n + 3, first, { timeout: 15_000 });
+      await page.waitForFunction(`document.querySelectorAll('[data-timeline] .tl-entry').length > ${first + 3}`, undefined, { timeout: 15_000 });
       expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('running');
       await page.waitForSelector('[data-kind="tool_use"][data-tool="Bash"]');
       await screenshot(page, 'run-live');
@@ -88,12 +88,13 @@ describe('dashboard in a real browser', () => {
       await harness.writer.flush();
       const total = (await harness.store.listMessages({ runId: id, limit: 10_000 })).length;
       await page.goto(`${harness.dashboard.url}#/runs/${id}`);
-      await page.waitForFunction((n) => document.querySelectorAll('[data-timeline] .tl-entry').length === n, total, { timeout: 10_000 });
+      const timelineHas = (n: number) => `document.querySelectorAll('[data-timeline] .tl-entry').length === ${n}`;
+      await page.waitForFunction(timelineHas(total), undefined, { timeout: 10_000 });
       await page.click('[data-speed="10"]');
       await page.waitForSelector('[data-field="replay-progress"]');
       const early = await countNow();
       expect(early).toBeLessThan(total);
-      await page.waitForFunction((n) => document.querySelectorAll('[data-timeline] .tl-entry').length === n, total, { timeout: 20_000 });
+      await page.waitForFunction(timelineHas(total), undefined, { timeout: 20_000 });
       await screenshot(page, 'run-replay');
       await page.click('[data-speed="instant"]');
       expect(await countNow()).toBe(total);

@@ -55,7 +55,7 @@ export async function dashboardHarness(model: ScriptedModelServer, options: { en
     writer,
     dashboard,
     startRun(agentName, prompt) {
-      const agent = parseAgentDefinition(DEFAULT_AGENTS[agentName as keyof typeof DEFAULT_AGENTS]!, `.claude/agents/${agentName}.md`);
+      const agent = parseAgentDefinition(DEFAULT_AGENTS[agentName]!, `.claude/agents/${agentName}.md`);
       let resolveId: (id: RunId) => void = () => {};
       const runId = new Promise<RunId>((resolve) => {
         resolveId = resolve;

@@ -29,7 +29,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        const chunk = decoder.decode(value, { stream: true });
+        const chunk = decoder.decode(value as Uint8Array, { stream: true });
         raw += chunk;
         buffer += chunk;
         let end = buffer.indexOf('\n\n');

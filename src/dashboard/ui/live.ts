@@ -25,6 +25,15 @@ export function useLiveResource<T>(options: {
     let again = false;
     let cancelled = false;
     const queued: [string, unknown][] = [];
+    // Many events can arrive between two frames (a busy session): apply each, render once per frame.
+    let frame: number | null = null;
+    const render = () => {
+      if (frame !== null) return;
+      frame = requestAnimationFrame(() => {
+        frame = null;
+        setData(current);
+      });
+    };
     setData(null);
     setError(null);
     const apply = (name: string, payload: unknown): boolean => {
@@ -69,11 +78,12 @@ export function useLiveResource<T>(options: {
           return;
         }
         if (apply(name, payload)) reload();
-        else setData(current);
+        else render();
       },
     });
     return () => {
       cancelled = true;
+      if (frame !== null) cancelAnimationFrame(frame);
       stop();
     };
   }, [options.key]);

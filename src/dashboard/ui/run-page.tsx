@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MessageRecord, MessagesResponse, RunDetailResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
 import { AgentBadge, Card, ErrorBox, StatusBadge, StopButton } from './components.js';
@@ -9,9 +9,13 @@ import { TimelineItem, toolNamesById } from './timeline.js';
 interface RunState {
   detail: RunDetailResponse;
   messages: MessageRecord[];
+  /** Keys of the messages present: the stream and the snapshot overlap, and each message is shown once. */
   seen: Set<string>;
+  /** Tool name by tool_use id, for labelling results; grows as messages arrive. */
+  names: Map<string, string>;
 }
 
+const EMPTY_NAMES = new Map<string, string>();
 const keyOf = (message: MessageRecord) => `${message.invocationId}:${message.seq}`;
 /** Idle gaps in a replay are shortened to this, so a long tool run does not stall the replay. */
 const MAX_REPLAY_GAP_MS = 5_000;
@@ -28,7 +32,7 @@ async function loadRun(id: string): Promise<RunState> {
       after = page.messages.at(-1)!.seq;
     }
   }
-  return { detail, messages, seen: new Set(messages.map(keyOf)) };
+  return { detail, messages, seen: new Set(messages.map(keyOf)), names: toolNamesById(messages) };
 }
 
 function reduceRun(state: RunState, name: string, data: unknown): Reduction<RunState> {
@@ -37,11 +41,17 @@ function reduceRun(state: RunState, name: string, data: unknown): Reduction<RunS
     const key = keyOf(message);
     if (state.seen.has(key)) return state;
     if (!state.detail.invocations.some((invocation) => invocation.id === message.invocationId)) return 'reload';
-    const seen = new Set(state.seen);
-    seen.add(key);
-    const order = new Map(state.detail.invocations.map((invocation, index) => [invocation.id as string, index]));
-    const messages = [...state.messages, message].sort((a, b) => (order.get(a.invocationId) ?? 0) - (order.get(b.invocationId) ?? 0) || a.seq - b.seq);
-    return { ...state, messages, seen, detail: { ...state.detail, run: { ...state.detail.run, status: 'running' } } };
+    state.seen.add(key);
+    for (const [id, name] of toolNamesById([message])) state.names.set(id, name);
+    const last = state.messages.at(-1);
+    const inOrder = !last || (last.invocationId === message.invocationId ? last.seq < message.seq : true);
+    let messages = [...state.messages, message];
+    if (!inOrder) {
+      const order = new Map(state.detail.invocations.map((invocation, index) => [invocation.id as string, index]));
+      messages = messages.sort((a, b) => (order.get(a.invocationId) ?? 0) - (order.get(b.invocationId) ?? 0) || a.seq - b.seq);
+    }
+    const run = state.detail.run.status === 'running' ? state.detail.run : { ...state.detail.run, status: 'running' as const };
+    return { ...state, messages, detail: run === state.detail.run ? state.detail : { ...state.detail, run } };
   }
   if (name === 'run.started' || name === 'run.ended' || name === 'run.permission_denied') return 'reload';
   return state;
@@ -82,7 +92,7 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
   const messages = data?.messages ?? [];
   const cursor = useReplay(messages, active ? 'live' : speed, playing);
   const shown = active || speed === 'live' || speed === 'instant' ? messages : messages.slice(0, cursor);
-  const names = useMemo(() => toolNamesById(messages), [messages]);
+  const names = data?.names ?? EMPTY_NAMES;
   const bottom = useRef<HTMLDivElement>(null);
   const [follow, setFollow] = useState(true);
   useEffect(() => {

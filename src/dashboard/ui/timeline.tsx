@@ -1,3 +1,4 @@
+import { memo } from 'preact/compat';
 import type { JsonObject, JsonValue } from '../../events/index.js';
 import type { MessageRecord } from '../api-types.js';
 import { duration, money, time } from './format.js';
@@ -149,7 +150,8 @@ function ResultItem({ message }: { message: MessageRecord }) {
   );
 }
 
-export function TimelineItem({ message, names }: { message: MessageRecord; names: Map<string, string> }) {
+/** One message of the timeline; memoized, so a new message renders one item, not the whole list. */
+export const TimelineItem = memo(function TimelineItem({ message, names }: { message: MessageRecord; names: Map<string, string> }) {
   const stamp = <span class="tl-time">{time(message.at)}</span>;
   let body = null;
   switch (message.type) {
@@ -192,4 +194,4 @@ export function TimelineItem({ message, names }: { message: MessageRecord; names
       <div class="tl-content">{body}</div>
     </li>
   );
-}
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../../src/dashboard/index.js';
 import { resolveDashboardToken } from '../../../src/dashboard/server.js';
-import { EventBus, type InvocationId, type RunId, type WorkItemId } from '../../../src/events/index.js';
+import { EventBus, type InvocationId, type MessageRecord, type RunId, type WorkItemId } from '../../../src/events/index.js';
 import { SqliteStore, type RunRecord } from '../../../src/store/index.js';
 import { openSse } from '../../helpers/sse.js';
 
@@ -30,7 +30,7 @@ async function seed(): Promise<void> {
     const invocationId = `inv${n}` as InvocationId;
     await store.createInvocation({ id: invocationId, runId: id as RunId, prompt: 'p', systemPrompt: null, model: 'claude-sonnet-4-5', resumeSessionId: null, startedAt: createdAt });
     await store.appendMessages(
-      Array.from({ length: 5 }, (_, i) => ({
+      Array.from({ length: 5 }, (_, i): MessageRecord => ({
         runId: id as RunId,
         invocationId,
         seq: i + 1,
@@ -38,7 +38,7 @@ async function seed(): Promise<void> {
         type: i === 4 ? 'result' : 'assistant',
         subtype: i === 4 ? 'success' : null,
         toolName: null,
-        payload: i === 4 ? { type: 'result', subtype: 'success', result: 'done', total_cost_usd: 0.5 } : { type: 'assistant', message: { id: `m${i}`, content: [{ type: 'text', text: `step ${i}` }] } },
+        payload: (i === 4 ? { type: 'result', subtype: 'success', result: 'done', total_cost_usd: 0.5 } : { type: 'assistant', message: { id: `m${i}`, content: [{ type: 'text', text: `step ${i}` }] } }),
       })),
     );
     if (n < 3) {
