@@ -67,7 +67,7 @@ describe('dashboard in a real browser', () => {
       await page.waitForSelector('[data-timeline] .tl-entry');
       const countNow = () => page.locator('[data-timeline] .tl-entry').count();
       const first = await countNow();
-      await page.waitForFunction(`document.querySelectorAll('[data-timeline] .tl-entry').length > ${first + 3}`, undefined, { timeout: 15_000 });
+      await expect.poll(countNow, { timeout: 15_000 }).toBeGreaterThan(first + 3);
       expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('running');
       await page.waitForSelector('[data-kind="tool_use"][data-tool="Bash"]');
       await screenshot(page, 'run-live');
@@ -88,13 +88,12 @@ describe('dashboard in a real browser', () => {
       await harness.writer.flush();
       const total = (await harness.store.listMessages({ runId: id, limit: 10_000 })).length;
       await page.goto(`${harness.dashboard.url}#/runs/${id}`);
-      const timelineHas = (n: number) => `document.querySelectorAll('[data-timeline] .tl-entry').length === ${n}`;
-      await page.waitForFunction(timelineHas(total), undefined, { timeout: 10_000 });
+      await expect.poll(countNow, { timeout: 10_000 }).toBe(total);
       await page.click('[data-speed="10"]');
       await page.waitForSelector('[data-field="replay-progress"]');
       const early = await countNow();
       expect(early).toBeLessThan(total);
-      await page.waitForFunction(timelineHas(total), undefined, { timeout: 20_000 });
+      await expect.poll(countNow, { timeout: 20_000, interval: 50 }).toBe(total);
       await screenshot(page, 'run-replay');
       await page.click('[data-speed="instant"]');
       expect(await countNow()).toBe(total);

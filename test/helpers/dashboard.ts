@@ -31,6 +31,8 @@ export async function dashboardHarness(model: ScriptedModelServer, options: { en
   const store = SqliteStore.open(join(repo.path, '.orchestrator', 'orchestrator.db'));
   const bus = new EventBus();
   const writer = new MessageWriter(store, { flushIntervalMs: 20 });
+  const sessions = new AbortController();
+  const running = new Set<Promise<unknown>>();
   const dashboard = await startDashboard({
     store,
     bus,
@@ -73,10 +75,17 @@ export async function dashboardHarness(model: ScriptedModelServer, options: { en
         idleTimeoutMs: 120_000,
         stopGraceMs: 3000,
         onRunCreated: resolveId,
+        signal: sessions.signal,
       });
+      const settled = done.catch(() => undefined);
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
       return { runId, done };
     },
     async close() {
+      // A test that failed half-way may leave a session running: stop it before closing what it writes to.
+      sessions.abort();
+      await Promise.all(running);
       await dashboard.close();
       await writer.close();
       await store.close();
