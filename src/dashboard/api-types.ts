@@ -83,3 +83,10 @@ export interface ApiErrorBody {
 export interface ActivityEvent extends MessageDigest {
   live: LiveRunState | null;
 }
+
+/** A work item's spec or review, as committed on `ref`. */
+export interface DocumentResponse {
+  path: string;
+  ref: string;
+  text: string;
+}

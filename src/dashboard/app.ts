@@ -5,6 +5,7 @@ import { mayContainSecret, redactValue } from '../lib/redact.js';
 import type { InvocationRecord, RunRecord, RunSummary, Store, UsageRow, WorkItemRecord } from '../store/index.js';
 import type {
   ApiErrorBody,
+  DocumentResponse,
   MessagesResponse,
   NowResponse,
   RunDetailResponse,
@@ -30,11 +31,17 @@ export interface DashboardControls {
   stopRun(run: RunRecord): Promise<'stopping' | 'already_ended' | 'other_host'>;
 }
 
+/** Reads a work item's spec or review as committed in the repository (the dashboard has no git of its own). */
+export interface DocumentReader {
+  read(item: WorkItemRecord, kind: 'spec' | 'review'): Promise<{ path: string; ref: string; text: string } | null>;
+}
+
 export interface DashboardAppOptions {
   store: Store;
   /** Present when the dashboard runs inside a process with an event bus (the orchestrator, a demo). */
   events: { log: EventLog; liveRuns: LiveRuns } | null;
   controls: DashboardControls | null;
+  documents?: DocumentReader | null;
   info: Omit<ServerInfo, 'live' | 'canStop' | 'startedAt'>;
   /** When set, every /api request must present it. Required when bound to a non-loopback address. */
   token: string | null;
@@ -227,6 +234,16 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const runs = (await store.listRuns({ workItemId: item.id, limit: 500 })).map((run) => view(run, byId));
     const auditEvents = await store.listEvents({ workItemId: item.id, limit: 2000 });
     return send<WorkItemDetailResponse>({ item: { ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0) }, events: auditEvents });
+  });
+
+  app.get('/api/work-items/:id/documents/:kind', async (c) => {
+    const kind = c.req.param('kind');
+    if (kind !== 'spec' && kind !== 'review') throw new BadRequest(`a work item's documents are spec and review, not ${JSON.stringify(kind.slice(0, 40))}`);
+    const item = await store.getWorkItem(parseId(c.req.param('id'), 'work item') as WorkItemRecord['id']);
+    if (!item) return send(errorBody('ORCH_NOT_FOUND', `no work item ${c.req.param('id')}`), 404);
+    const document = options.documents ? await options.documents.read(item, kind) : null;
+    if (!document) return send(errorBody('ORCH_NOT_FOUND', `work item ${item.id} has no ${kind} committed yet`), 404);
+    return send<DocumentResponse>(document);
   });
 
   app.get('/api/usage', async (c) => {

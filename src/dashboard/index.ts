@@ -1,4 +1,4 @@
-export { createDashboardApp, type DashboardAppOptions, type DashboardControls } from './app.js';
+export { createDashboardApp, type DashboardAppOptions, type DashboardControls, type DocumentReader } from './app.js';
 export type * from './api-types.js';
 export { EventLog, type LoggedEvent } from './event-log.js';
 export { LiveRuns, estimateCostUsd } from './live-runs.js';

@@ -6,7 +6,7 @@ import type { EventBus } from '../events/index.js';
 import { ConfigError } from '../lib/errors.js';
 import { registerSecret } from '../lib/redact.js';
 import type { Store } from '../store/index.js';
-import { createDashboardApp, type DashboardControls } from './app.js';
+import { createDashboardApp, type DashboardControls, type DocumentReader } from './app.js';
 import { EventLog } from './event-log.js';
 import { LiveRuns } from './live-runs.js';
 import { isLoopbackAddress } from './request-guards.js';
@@ -16,6 +16,7 @@ export interface StartDashboardOptions {
   /** The orchestrator's event bus: live updates come from it. Without one the dashboard shows the store only. */
   bus: EventBus | null;
   controls: DashboardControls | null;
+  documents?: DocumentReader | null;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -66,6 +67,7 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
     store: options.store,
     events,
     controls: options.controls,
+    documents: options.documents ?? null,
     info: { version: options.version, repoRoot: options.repoRoot, database: options.store.location },
     token,
     boundHost: options.host,

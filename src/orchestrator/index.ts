@@ -10,3 +10,4 @@ export * from './supervisor.js';
 export * from './repo-ops.js';
 export * from './deliverables.js';
 export * from './limiter.js';
+export * from './documents.js';

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { StoreFeed, startDashboard, type DashboardControls, type RunningDashboard } from '../../dashboard/index.js';
+import { StoreFeed, startDashboard, type DashboardControls, type DocumentReader, type RunningDashboard } from '../../dashboard/index.js';
 import { isTerminalRunStatus } from '../../events/index.js';
 import { OrchestratorError } from '../../lib/errors.js';
 import { nowIso } from '../../lib/time.js';
-import { stopRun } from '../../orchestrator/index.js';
+import { git, readCommittedDocument, stopRun } from '../../orchestrator/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { painter } from '../format.js';
 
@@ -52,6 +52,16 @@ export function stopControls(ctx: CommandContext, onError: (error: unknown) => v
   };
 }
 
+/** Specs and reviews from git: the item's branch, then the integration branch. */
+export function documentReader(ctx: CommandContext): DocumentReader {
+  return {
+    async read(item, kind) {
+      const integration = ctx.config.integrationBranch ?? (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], ctx.config.repoRoot, { allowedExitCodes: [0, 1] })).stdout.trim();
+      return readCommittedDocument(ctx.config.repoRoot, [item.branch, integration || null], kind === 'spec' ? item.specPath : item.reviewPath);
+    },
+  };
+}
+
 /**
  * Starts the dashboard for a command context. A busy configured port falls back to a free one (with a note):
  * the orchestrator's work matters more than its port number.
@@ -66,6 +76,7 @@ export async function openDashboard(
     store: ctx.store,
     bus: ctx.bus,
     controls: stopControls(ctx, onError),
+    documents: documentReader(ctx),
     host: options.host ?? ctx.config.dashboard.host,
     token: options.token ?? ctx.config.dashboard.token ?? null,
     staticDir: dashboardUiDir(),

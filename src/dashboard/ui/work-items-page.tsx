@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
+import type { DocumentResponse, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
 import { getJson } from './api.js';
 import { Card, ErrorBox, StatusBadge } from './components.js';
 import { money, shortId, time } from './format.js';
@@ -29,6 +29,47 @@ function History({ id }: { id: string }) {
         </li>
       ))}
     </ol>
+  );
+}
+
+function Documents({ item }: { item: WorkItemView }) {
+  const [shown, setShown] = useState<{ kind: string; document: DocumentResponse | null; error: string | null } | null>(null);
+  const open = (kind: 'spec' | 'review') => {
+    setShown({ kind, document: null, error: null });
+    getJson<DocumentResponse>(`/api/work-items/${encodeURIComponent(item.id)}/documents/${kind}`)
+      .then((document) => setShown({ kind, document, error: null }))
+      .catch((error: unknown) => setShown({ kind, document: null, error: error instanceof Error ? error.message : String(error) }));
+  };
+  if (!item.specPath && !item.reviewPath) return null;
+  return (
+    <div class="documents">
+      {item.specPath && (
+        <button data-document="spec" class={shown?.kind === 'spec' ? 'on' : ''} onClick={() => open('spec')}>
+          spec
+        </button>
+      )}{' '}
+      {item.reviewPath && (
+        <button data-document="review" class={shown?.kind === 'review' ? 'on' : ''} onClick={() => open('review')}>
+          review
+        </button>
+      )}
+      {shown && (
+        <div class="document" data-shown-document={shown.kind}>
+          {shown.error ? (
+            <ErrorBox error={shown.error} />
+          ) : shown.document ? (
+            <>
+              <div class="muted small mono">
+                {shown.document.path} @ {shown.document.ref}
+              </div>
+              <pre>{shown.document.text}</pre>
+            </>
+          ) : (
+            <p class="muted">loading…</p>
+          )}
+        </div>
+      )}
+    </div>
   );
 }
 
@@ -67,6 +108,7 @@ function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; 
       {open && (
         <tr class="detail-row">
           <td colSpan={8}>
+            <Documents item={item} />
             <History id={item.id} />
           </td>
         </tr>

@@ -54,6 +54,9 @@ async function seed(): Promise<void> {
 
 async function startWith(options: { token?: string | null; controls?: boolean } = {}): Promise<void> {
   dashboard = await startDashboard({
+    documents: {
+      read: async (item, kind) => (kind === 'spec' && item.id === 'P-1' ? { path: 'docs/specs/SPEC-1-slugify.md', ref: 'main', text: '# Spec\nkey sk-ant-api03-leakedleakedleaked\n' } : null),
+    },
     store,
     bus,
     controls:
@@ -144,6 +147,15 @@ describe('dashboard API over a real store', () => {
     expect(usage.totals).toMatchObject({ runs: 3, costUsd: 1.5 });
     const filtered = await json<{ totals: { runs: number } }>('/api/usage?agent=architect&status=succeeded');
     expect(filtered.totals.runs).toBe(1);
+  });
+
+  it("serves a work item's committed spec, redacted; 404 when there is none, 400 for an unknown kind", async () => {
+    await startWith();
+    const spec = await json<{ path: string; ref: string; text: string }>('/api/work-items/P-1/documents/spec');
+    expect(spec).toEqual({ path: 'docs/specs/SPEC-1-slugify.md', ref: 'main', text: '# Spec\nkey [REDACTED]\n' });
+    expect((await api('/api/work-items/P-1/documents/review')).status).toBe(404);
+    expect((await api('/api/work-items/P-9/documents/spec')).status).toBe(404);
+    expect((await api('/api/work-items/P-1/documents/passwd')).status).toBe(400);
   });
 
   it('answers bad input with 4xx and a reason, and keeps serving', async () => {
