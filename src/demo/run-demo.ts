@@ -7,6 +7,7 @@ import { runOrchestrator } from '../cli/commands/start.js';
 import { openContext } from '../cli/context.js';
 import { painter } from '../cli/format.js';
 import { ConfigError } from '../lib/errors.js';
+import { waitForTerminationSignal } from '../lib/termination.js';
 import { ScriptedModelServer } from '../scripted-model/index.js';
 import { createSampleRepo } from './sample-repo.js';
 import { DEMO_SCENARIOS } from './scenarios.js';
@@ -59,15 +60,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       keepDashboardOpen: async (dashboard) => {
         if (!(options.keepOpen ?? interactive)) return;
         out.write(`\n${paint.bold('The dashboard stays open')} at ${dashboard.url} (replay the runs, see tokens and cost per agent). Ctrl-C to exit.\n`);
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            process.off('SIGINT', done);
-            process.off('SIGTERM', done);
-            resolve();
-          };
-          process.on('SIGINT', done);
-          process.on('SIGTERM', done);
-        });
+        await waitForTerminationSignal();
       },
     });
     const roadmap = (await git('git', ['show', 'main:docs/roadmap/ROADMAP.md'], { cwd: dir })).stdout;

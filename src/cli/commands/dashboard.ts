@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StoreFeed, startDashboard, type DashboardControls, type DocumentReader, type RunningDashboard } from '../../dashboard/index.js';
 import { isTerminalRunStatus } from '../../events/index.js';
 import { OrchestratorError } from '../../lib/errors.js';
+import { waitForTerminationSignal } from '../../lib/termination.js';
 import { nowIso } from '../../lib/time.js';
 import { git, readCommittedDocument, stopRun } from '../../orchestrator/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
@@ -108,15 +109,7 @@ export async function dashboardCommand(options: DashboardCommandOptions): Promis
     if (dashboard.token !== null && options.token === undefined && ctx.config.dashboard.token === undefined) {
       ctx.stdout.write(`  a token was generated for this non-loopback address; it is in the URL above and needed by every request\n`);
     }
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        process.off('SIGINT', done);
-        process.off('SIGTERM', done);
-        resolve();
-      };
-      process.on('SIGINT', done);
-      process.on('SIGTERM', done);
-    });
+    await waitForTerminationSignal();
     await feed.stop();
     await dashboard.close();
     return 0;

@@ -79,3 +79,52 @@ export function StopButton({ run, onStopped }: { run: RunView; onStopped?: (resp
     </span>
   );
 }
+
+/** A table's header row; the `numeric` columns are right-aligned like their cells. */
+export function GridHead({ columns, numeric = [] }: { columns: readonly string[]; numeric?: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((column, index) => (
+          <th key={index} class={numeric.includes(column) ? 'num' : undefined}>
+            {column}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/** The first cells of every run row: its id (a link), agent, work item (or task kind) and status. */
+export function RunCells({ run }: { run: RunView }) {
+  return (
+    <>
+      <td>
+        <RunLink run={run} />
+      </td>
+      <td>
+        <AgentBadge agent={run.agent} />
+      </td>
+      <td class="truncate" title={run.workItemTitle ?? run.taskKind}>
+        {run.workItemTitle ?? <span class="muted">{run.taskKind}</span>}
+      </td>
+      <td>
+        <StatusBadge status={run.status} />
+      </td>
+    </>
+  );
+}
+
+/** A filter drop-down: one of `options`, or none (`anyLabel`). */
+export function Choice({ label, value, options, anyLabel, onChange }: { label: string; value: string; options: readonly string[]; anyLabel: string; onChange: (value: string) => void }) {
+  return (
+    <select value={value} onChange={(event) => onChange((event.target as HTMLSelectElement).value)} aria-label={label}>
+      <option value="">{anyLabel}</option>
+      {options.map((option) => (
+        <option key={option} value={option}>
+          {option}
+        </option>
+      ))}
+    </select>
+  );
+}

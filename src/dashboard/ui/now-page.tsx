@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { ActivityEvent, NowResponse, RunView } from '../api-types.js';
 import { getJson } from './api.js';
-import { AgentBadge, Card, ErrorBox, RunLink, StatusBadge, StopButton } from './components.js';
+import { Card, ErrorBox, GridHead, RunCells, StopButton } from './components.js';
 import { duration, money, since, time, tokens } from './format.js';
 import { useLiveResource, useNow, type Reduction } from './live.js';
 
@@ -32,18 +32,7 @@ function ActiveRow({ run, now }: { run: RunView; now: number }) {
   const cost = live ? live.reportedCostUsd + live.estimatedCostUsd : run.costUsd;
   return (
     <tr data-run-id={run.id} class="active-run">
-      <td>
-        <RunLink run={run} />
-      </td>
-      <td>
-        <AgentBadge agent={run.agent} />
-      </td>
-      <td class="truncate" title={run.workItemTitle ?? run.taskKind}>
-        {run.workItemTitle ?? <span class="muted">{run.taskKind}</span>}
-      </td>
-      <td>
-        <StatusBadge status={run.status} />
-      </td>
+      <RunCells run={run} />
       <td class="num" data-field="elapsed">{since(run.startedAt ?? run.createdAt, now)}</td>
       <td class="truncate wide" data-field="last-tool">
         {live?.lastToolCall ? (
@@ -99,20 +88,7 @@ export function NowPage() {
           <p class="muted empty" data-empty="active">No agent is running. Runs appear here the moment the orchestrator starts them.</p>
         ) : (
           <table class="grid" data-table="active">
-            <thead>
-              <tr>
-                <th>run</th>
-                <th>agent</th>
-                <th>work item</th>
-                <th>status</th>
-                <th class="num">elapsed</th>
-                <th>doing now</th>
-                <th class="num">msgs</th>
-                <th class="num">tokens in/out</th>
-                <th class="num">cost</th>
-                <th />
-              </tr>
-            </thead>
+            <GridHead columns={['run', 'agent', 'work item', 'status', 'elapsed', 'doing now', 'msgs', 'tokens in/out', 'cost', '']} numeric={['elapsed', 'msgs', 'tokens in/out', 'cost']} />
             <tbody>
               {data.runs.map((run) => (
                 <ActiveRow key={run.id} run={run} now={now} />
@@ -125,30 +101,11 @@ export function NowPage() {
         <Card title="Recently finished">
           {data && data.recent.length > 0 ? (
             <table class="grid" data-table="recent">
-              <thead>
-                <tr>
-                  <th>run</th>
-                  <th>agent</th>
-                  <th>work item</th>
-                  <th>status</th>
-                  <th>ended</th>
-                  <th class="num">duration</th>
-                  <th class="num">cost</th>
-                </tr>
-              </thead>
+              <GridHead columns={['run', 'agent', 'work item', 'status', 'ended', 'duration', 'cost']} numeric={['duration', 'cost']} />
               <tbody>
                 {data.recent.map((run) => (
                   <tr key={run.id} data-run-id={run.id}>
-                    <td>
-                      <RunLink run={run} />
-                    </td>
-                    <td>
-                      <AgentBadge agent={run.agent} />
-                    </td>
-                    <td class="truncate">{run.workItemTitle ?? run.taskKind}</td>
-                    <td>
-                      <StatusBadge status={run.status} />
-                    </td>
+                    <RunCells run={run} />
                     <td>{time(run.endedAt)}</td>
                     <td class="num">{duration(run.durationMs)}</td>
                     <td class="num">{money(run.costUsd)}</td>

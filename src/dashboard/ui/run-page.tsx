@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MessageRecord, MessagesResponse, RunDetailResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
-import { AgentBadge, Card, ErrorBox, StatusBadge, StopButton } from './components.js';
+import { AgentBadge, Card, ErrorBox, GridHead, StatusBadge, StopButton } from './components.js';
 import { duration, money, time, tokens } from './format.js';
 import { useLiveResource, type Reduction } from './live.js';
 import { TimelineItem, toolNamesById } from './timeline.js';
@@ -194,20 +194,7 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
 
       <Card title={`Sessions (${invocations.length})`}>
         <table class="grid" data-table="invocations">
-          <thead>
-            <tr>
-              <th>started</th>
-              <th>session id</th>
-              <th>model</th>
-              <th>status</th>
-              <th class="num">turns</th>
-              <th class="num">tokens in/out</th>
-              <th class="num">cost</th>
-              <th class="num">duration</th>
-              <th>exit</th>
-              <th>result</th>
-            </tr>
-          </thead>
+          <GridHead columns={['started', 'session id', 'model', 'status', 'turns', 'tokens in/out', 'cost', 'duration', 'exit', 'result']} numeric={['turns', 'tokens in/out', 'cost', 'duration']} />
           <tbody>
             {invocations.map((invocation) => (
               <tr key={invocation.id}>

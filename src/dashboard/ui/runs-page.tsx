@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { RunListResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
-import { AgentBadge, Card, ErrorBox, RunLink, StatusBadge } from './components.js';
+import { Card, Choice, ErrorBox, GridHead, RunCells } from './components.js';
 import { duration, money, time, tokens } from './format.js';
 import { useLiveResource } from './live.js';
 
@@ -36,52 +36,17 @@ export function RunsPage() {
         title={`Runs${data ? ` (${data.total.toLocaleString('en-US')})` : ''}`}
         actions={
           <div class="filters">
-            <select value={status} onChange={(event) => setStatus((event.target as HTMLSelectElement).value)} aria-label="status">
-              <option value="">any status</option>
-              {STATUSES.map((value) => (
-                <option key={value} value={value}>
-                  {value}
-                </option>
-              ))}
-            </select>
-            <select value={agent} onChange={(event) => setAgent((event.target as HTMLSelectElement).value)} aria-label="agent">
-              <option value="">any agent</option>
-              {AGENTS.map((value) => (
-                <option key={value} value={value}>
-                  {value}
-                </option>
-              ))}
-            </select>
+            <Choice label="status" value={status} options={STATUSES} anyLabel="any status" onChange={setStatus} />
+            <Choice label="agent" value={agent} options={AGENTS} anyLabel="any agent" onChange={setAgent} />
           </div>
         }
       >
         <table class="grid" data-table="runs">
-          <thead>
-            <tr>
-              <th>run</th>
-              <th>agent</th>
-              <th>work item / task</th>
-              <th>status</th>
-              <th>created</th>
-              <th class="num">duration</th>
-              <th class="num">turns</th>
-              <th class="num">tokens in/out</th>
-              <th class="num">cost</th>
-            </tr>
-          </thead>
+          <GridHead columns={['run', 'agent', 'work item / task', 'status', 'created', 'duration', 'turns', 'tokens in/out', 'cost']} numeric={['duration', 'turns', 'tokens in/out', 'cost']} />
           <tbody>
             {runs.map((run) => (
               <tr key={run.id} data-run-id={run.id}>
-                <td>
-                  <RunLink run={run} />
-                </td>
-                <td>
-                  <AgentBadge agent={run.agent} />
-                </td>
-                <td class="truncate">{run.workItemTitle ?? run.taskKind}</td>
-                <td>
-                  <StatusBadge status={run.status} />
-                </td>
+                <RunCells run={run} />
                 <td>{time(run.createdAt)}</td>
                 <td class="num">{duration(run.durationMs)}</td>
                 <td class="num">{run.numTurns}</td>

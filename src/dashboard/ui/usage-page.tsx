@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import type { UsageResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
 import { Chart } from './chart.js';
-import { AgentBadge, Card, ErrorBox, RunLink, StatusBadge } from './components.js';
+import { AgentBadge, Card, Choice, ErrorBox, GridHead, RunCells } from './components.js';
 import { duration, money, tokens } from './format.js';
 import { useLiveResource } from './live.js';
 import { AGENTS, STATUSES } from './runs-page.js';
@@ -67,22 +67,8 @@ export function UsagePage() {
             {name}
           </button>
         ))}
-        <select value={agent} onChange={(event) => setAgent((event.target as HTMLSelectElement).value)} aria-label="agent">
-          <option value="">all agents</option>
-          {AGENTS.map((value) => (
-            <option key={value} value={value}>
-              {value}
-            </option>
-          ))}
-        </select>
-        <select value={status} onChange={(event) => setStatus((event.target as HTMLSelectElement).value)} aria-label="status">
-          <option value="">all statuses</option>
-          {STATUSES.map((value) => (
-            <option key={value} value={value}>
-              {value}
-            </option>
-          ))}
-        </select>
+        <Choice label="agent" value={agent} options={AGENTS} anyLabel="all agents" onChange={setAgent} />
+        <Choice label="status" value={status} options={STATUSES} anyLabel="all statuses" onChange={setStatus} />
       </div>
       {totals && (
         <div class="stats" data-field="totals">
@@ -114,19 +100,10 @@ export function UsagePage() {
       </div>
       <Card title="Per agent type">
         <table class="grid" data-table="agents">
-          <thead>
-            <tr>
-              <th>agent</th>
-              <th class="num">runs</th>
-              <th class="num">succeeded</th>
-              <th class="num">failed</th>
-              <th class="num">success rate</th>
-              <th class="num">velocity</th>
-              <th class="num">mean session</th>
-              <th class="num">tokens in/out</th>
-              <th class="num">cost</th>
-            </tr>
-          </thead>
+          <GridHead
+            columns={['agent', 'runs', 'succeeded', 'failed', 'success rate', 'velocity', 'mean session', 'tokens in/out', 'cost']}
+            numeric={['runs', 'succeeded', 'failed', 'success rate', 'velocity', 'mean session', 'tokens in/out', 'cost']}
+          />
           <tbody>
             {(data?.byAgent ?? []).map((row) => (
               <tr key={row.key} data-agent={row.key}>
@@ -150,30 +127,11 @@ export function UsagePage() {
       </Card>
       <Card title="Slowest runs (bottlenecks)">
         <table class="grid" data-table="slowest">
-          <thead>
-            <tr>
-              <th>run</th>
-              <th>agent</th>
-              <th>work item / task</th>
-              <th>status</th>
-              <th class="num">session time</th>
-              <th class="num">turns</th>
-              <th class="num">cost</th>
-            </tr>
-          </thead>
+          <GridHead columns={['run', 'agent', 'work item / task', 'status', 'session time', 'turns', 'cost']} numeric={['session time', 'turns', 'cost']} />
           <tbody>
             {(data?.slowest ?? []).map((run) => (
               <tr key={run.id}>
-                <td>
-                  <RunLink run={run} />
-                </td>
-                <td>
-                  <AgentBadge agent={run.agent} />
-                </td>
-                <td class="truncate">{run.workItemTitle ?? run.taskKind}</td>
-                <td>
-                  <StatusBadge status={run.status} />
-                </td>
+                <RunCells run={run} />
                 <td class="num">{duration(run.durationMs)}</td>
                 <td class="num">{run.numTurns}</td>
                 <td class="num">{money(run.costUsd)}</td>

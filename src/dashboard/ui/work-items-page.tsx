@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { DocumentResponse, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
 import { getJson } from './api.js';
-import { Card, ErrorBox, StatusBadge } from './components.js';
+import { Card, ErrorBox, GridHead, StatusBadge } from './components.js';
 import { money, shortId, time } from './format.js';
 import { useLiveResource } from './live.js';
 
@@ -141,18 +141,7 @@ export function WorkItemsPage() {
           <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md, and `orchestrator bug` files bugs.</p>
         ) : (
           <table class="grid" data-table="work-items">
-            <thead>
-              <tr>
-                <th>item</th>
-                <th>title</th>
-                <th>state</th>
-                <th>runs</th>
-                <th>branch</th>
-                <th>spec / review</th>
-                <th class="num">cost</th>
-                <th>blocked reason</th>
-              </tr>
-            </thead>
+            <GridHead columns={['item', 'title', 'state', 'runs', 'branch', 'spec / review', 'cost', 'blocked reason']} numeric={['cost']} />
             <tbody>
               {(data?.items ?? []).map((item) => (
                 <ItemRow key={item.id} item={item} open={open.has(item.id)} onToggle={() => toggle(item.id)} />
