@@ -133,8 +133,10 @@ describe('orchestrator start (the CLI)', () => {
     const env = sessionEnv(model);
     const filed = await runCli(['bug', 'Crash on empty input', '--severity', 'high', '--body', 'Steps: call with "". Expected: no crash.'], { cwd: repo.path, env });
     expect(filed.stdout).toContain('filed bug 1 (B-1, high): Crash on empty input');
-    const started = await runCli(['start', '--until-idle', '--quiet'], { cwd: repo.path, env, timeoutMs: 120_000 });
+    const started = await runCli(['start', '--until-idle', '--quiet', '--port', '0'], { cwd: repo.path, env, timeoutMs: 120_000 });
     expect(started.exitCode).toBe(0);
+    // It served the dashboard while it worked, and said where.
+    expect(started.stdout).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\//);
     await withStore(repo.path, async (store) => {
       expect((await store.listWorkItems()).map((item) => [item.id, item.state])).toEqual([['P-1', 'done'], ['B-1', 'done']]);
       const runs = (await store.listRuns({ limit: 100 })).reverse();
