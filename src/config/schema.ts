@@ -70,7 +70,10 @@ export const configSchema = z
     database: z
       .object({
         /** `postgres://…` for several machines; empty means SQLite at `path`. */
-        url: z.string().optional(),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// (or postgresql://) connection URL; leave it out for SQLite')
+          .optional(),
         path: z.string().default('.orchestrator/orchestrator.db'),
       })
       .strict()

@@ -120,4 +120,7 @@ CREATE INDEX events_work_item ON events (work_item_id, id);
 CREATE INDEX events_run ON events (run_id, id);
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: RUNS('postgres') }];
+/** PostgreSQL compares text by the database's collation, which may ignore punctuation; ids and ISO times must sort bytewise, as in SQLite. */
+const bytewiseText = (ddl: string) => ddl.replace(/\bTEXT\b/g, 'TEXT COLLATE "C"');
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) }];

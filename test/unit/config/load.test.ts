@@ -33,6 +33,14 @@ describe('config', () => {
     expect((top as ConfigError).message).toContain('did you mean "integrationBranch"');
   });
 
+  it('takes a postgres:// database URL and refuses any other kind, saying what it must be', async () => {
+    const ok = await loadConfig({ repoRoot: await repoWithConfig({ database: { url: 'postgres://u@db.internal/orch' } }), env: {}, overrides: {} });
+    expect(ok.database.url).toBe('postgres://u@db.internal/orch');
+    const bad = await loadConfig({ repoRoot: await repoWithConfig({ database: { url: 'mysql://u@db/orch' } }), env: {}, overrides: {} }).catch((error: unknown) => error);
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect((bad as ConfigError).message).toMatch(/database\.url: must be a postgres:\/\/ .*connection URL/);
+  });
+
   it('rejects bad values and bad JSON with the file name', async () => {
     const bad = await loadConfig({ repoRoot: await repoWithConfig({ runtime: { timeoutSeconds: -1 } }), env: {} }).catch((e: unknown) => e);
     expect((bad as ConfigError).message).toMatch(/orchestrator\.config\.json: runtime\.timeoutSeconds: /);

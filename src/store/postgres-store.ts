@@ -1,0 +1,255 @@
+import pg from 'pg';
+import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../events/index.js';
+import { StoreError } from '../lib/errors.js';
+import { auditEventFromRow, invocationFromRow, messageFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
+import { MIGRATIONS } from './schema.js';
+import { latestEventByRun, sql, usageRowFrom, type Params, type Query } from './sql.js';
+import { findRunByPrefix } from './sqlite-store.js';
+import type {
+  AuditEventRecord,
+  FinishInvocation,
+  FinishRun,
+  InvocationRecord,
+  MessageFilter,
+  NewAuditEvent,
+  NewInvocation,
+  NewRun,
+  NewWorkItem,
+  RunFilter,
+  RunRecord,
+  RunSummary,
+  Store,
+  UsageQuery,
+  UsageRow,
+  WorkItemPatch,
+  WorkItemRecord,
+} from './store.js';
+
+/** Any key to serialize migrations between orchestrators starting at once against one database. */
+const MIGRATION_LOCK = 7_314_159;
+
+const numbered = new Map<string, string>();
+/** `?` placeholders (the shared SQL) to PostgreSQL's `$1, $2, …`. The shared SQL has no `?` inside literals. */
+function toPostgres(text: string): string {
+  let converted = numbered.get(text);
+  if (converted === undefined) {
+    let n = 0;
+    converted = text.replace(/\?/g, () => `$${++n}`);
+    numbered.set(text, converted);
+  }
+  return converted;
+}
+
+/** A connection URL with its password masked, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * The PostgreSQL store, for several machines sharing one database. The same SQL as SQLite (src/store/sql.ts),
+ * with numbered placeholders; transactions on one pooled connection; migrations under an advisory lock.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+
+  private constructor(
+    readonly location: string,
+    pool: pg.Pool,
+  ) {
+    this.#pool = pool;
+  }
+
+  /** `schema` (tests) puts every table in that schema, created if missing. */
+  static async open(url: string, options: { schema?: string; max?: number } = {}): Promise<PostgresStore> {
+    if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) throw new StoreError(`not a schema name: ${options.schema}`);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.max ?? 8,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+    pool.on('error', () => {
+      // An idle connection dropped by the server; the pool replaces it on the next query.
+    });
+    const store = new PostgresStore(redactUrl(url), pool);
+    try {
+      if (options.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+      await store.#migrate();
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(`cannot open the database ${redactUrl(url)}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'Check database.url (or ORCHESTRATOR_DATABASE_URL / --db): is PostgreSQL running and reachable, and may this user create tables?',
+      });
+    }
+    return store;
+  }
+
+  async #migrate(): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
+      for (const migration of MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migration.postgres);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()]);
+      }
+    });
+  }
+
+  async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async #all(query: Query, on: Queryable = this.#pool): Promise<Row[]> {
+    return (await on.query<Row>(toPostgres(query.sql), query.params)).rows;
+  }
+
+  async #get(query: Query, on: Queryable = this.#pool): Promise<Row | undefined> {
+    return (await this.#all(query, on))[0];
+  }
+
+  async #run(query: Query, on: Queryable = this.#pool): Promise<number> {
+    return (await on.query(toPostgres(query.sql), query.params)).rowCount ?? 0;
+  }
+
+  async createRun(input: NewRun): Promise<RunRecord> {
+    await this.#run(sql.insertRun(input));
+    const run = await this.getRun(input.id);
+    if (!run) throw new StoreError(`run ${input.id} was not saved`);
+    return run;
+  }
+
+  async markRunRunning(id: RunId, input: { pid: number; startedAt: string }): Promise<void> {
+    await this.#run(sql.markRunRunning(id, input.pid, input.startedAt));
+  }
+
+  async finishRun(id: RunId, input: FinishRun): Promise<void> {
+    await this.#run(sql.finishRun(id, input));
+  }
+
+  async requestRunStop(id: RunId, at: string): Promise<void> {
+    await this.#run(sql.requestRunStop(id, at));
+  }
+
+  async getRun(id: RunId): Promise<RunRecord | null> {
+    const row = await this.#get(sql.getRun(id));
+    return row ? runFromRow(row) : null;
+  }
+
+  async findRun(idOrPrefix: string): Promise<RunRecord | null> {
+    return findRunByPrefix(idOrPrefix, async (id) => this.getRun(id), async (prefix) => this.#all(sql.runsWithPrefix(prefix)));
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    const runs = (await this.#all(sql.listRuns(filter))).map(runFromRow);
+    if (runs.length === 0) return [];
+    const totals = totalsFromInvocationRows(await this.#all(sql.invocationTotals(runs.map((run) => run.id))));
+    return runs.map((run) => summaryOf(run, totals.get(run.id)));
+  }
+
+  async countRuns(filter: RunFilter = {}): Promise<number> {
+    return Number((await this.#get(sql.countRuns(filter)))?.n ?? 0);
+  }
+
+  async createInvocation(input: NewInvocation): Promise<InvocationRecord> {
+    await this.#run(sql.insertInvocation(input));
+    const row = await this.#get(sql.getInvocation(input.id));
+    if (!row) throw new StoreError(`invocation ${input.id} was not saved`);
+    return invocationFromRow(row);
+  }
+
+  async finishInvocation(id: InvocationId, input: FinishInvocation): Promise<void> {
+    await this.#run(sql.finishInvocation(id, input));
+  }
+
+  async listInvocations(runId: RunId): Promise<InvocationRecord[]> {
+    return (await this.#all(sql.listInvocations(runId))).map(invocationFromRow);
+  }
+
+  /** One multi-row INSERT per batch (one round trip), and the runs' last event times, in one transaction. */
+  async appendMessages(records: readonly MessageRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const columns = '(invocation_id, run_id, seq, at, type, subtype, tool_name, payload)';
+    const params: Params = [];
+    const rows: string[] = [];
+    for (const record of records) {
+      const values = sql.messageParams(record);
+      rows.push(`(${values.map((_, index) => `$${params.length + index + 1}`).join(', ')})`);
+      params.push(...values);
+    }
+    await this.#transaction(async (client) => {
+      await client.query(`INSERT INTO messages ${columns} VALUES ${rows.join(', ')}`, params);
+      for (const [runId, at] of latestEventByRun(records)) await client.query(toPostgres(sql.touchRun), [at, runId, at]);
+    });
+  }
+
+  async listMessages(filter: MessageFilter): Promise<MessageRecord[]> {
+    const limit = filter.limit ?? 1000;
+    if (filter.invocationId) return (await this.#all(sql.messagesOfInvocation(filter.invocationId, filter.afterSeq ?? 0, limit))).map(messageFromRow);
+    if (filter.runId) return (await this.#all(sql.messagesOfRun(filter.runId, limit))).map(messageFromRow);
+    throw new StoreError('listMessages needs a runId or an invocationId');
+  }
+
+  async usage(query: UsageQuery): Promise<UsageRow[]> {
+    return (await this.#all(sql.usage(query))).map(usageRowFrom);
+  }
+
+  async upsertWorkItem(input: NewWorkItem): Promise<WorkItemRecord> {
+    await this.#run(sql.upsertWorkItem(input));
+    const item = await this.getWorkItem(input.id);
+    if (!item) throw new StoreError(`work item ${input.id} was not saved`);
+    return item;
+  }
+
+  async getWorkItem(id: WorkItemId): Promise<WorkItemRecord | null> {
+    const row = await this.#get(sql.getWorkItem(id));
+    return row ? workItemFromRow(row) : null;
+  }
+
+  async listWorkItems(filter: { kind?: 'priority' | 'bug'; states?: readonly string[] } = {}): Promise<WorkItemRecord[]> {
+    return (await this.#all(sql.listWorkItems(filter))).map(workItemFromRow);
+  }
+
+  async updateWorkItem(id: WorkItemId, patch: WorkItemPatch): Promise<void> {
+    const query = sql.updateWorkItem(id, patch);
+    if (query) await this.#run(query);
+  }
+
+  async transitionWorkItem(id: WorkItemId, from: string, to: string, reason: string, at: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      if ((await this.#run(sql.transitionWorkItem(id, from, to, at), client)) !== 1) return false;
+      await this.#run(sql.transitionEvent(id, from, to, reason, at), client);
+      return true;
+    });
+  }
+
+  async appendEvent(input: NewAuditEvent): Promise<AuditEventRecord> {
+    const query = sql.insertEvent(input);
+    const row = await this.#get({ sql: `${query.sql} RETURNING *`, params: query.params });
+    if (!row) throw new StoreError('event was not saved');
+    return auditEventFromRow(row);
+  }
+
+  async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
+    return (await this.#all(sql.listEvents(filter))).map(auditEventFromRow);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_AGENTS } from '../../src/agents/index.js';
+import { PostgresStore } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
+import { sessionEnv, useScriptedModel } from '../helpers/model.js';
+import { tmpRepo } from '../helpers/tmp-repo.js';
+
+const model = useScriptedModel();
+const BASE_URL = process.env.ORCHESTRATOR_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function admin(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: BASE_URL });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the CLI on PostgreSQL (--db postgres://…)', () => {
+  it('records a real session in PostgreSQL, and ps, show and usage read it back', async () => {
+    const schema = `orch_cli_${randomBytes(5).toString('hex')}`;
+    await admin(`CREATE SCHEMA ${schema}`);
+    const url = `${BASE_URL}${BASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    const files: Record<string, string> = { 'README.md': '# sample\n' };
+    for (const [name, text] of Object.entries(DEFAULT_AGENTS)) files[`.claude/agents/${name}.md`] = text;
+    await using repo = await tmpRepo({ files });
+    try {
+      model.addScenarios([
+        {
+          name: 'developer',
+          turns: [
+            { tools: [{ name: 'Write', input: { file_path: '{{cwd}}/src/pg.js', content: 'export const pg = true;\n' } }], usage: { input_tokens: 1200, output_tokens: 80 } },
+            { text: 'IMPLEMENTED: pg', usage: { input_tokens: 1300, output_tokens: 20 } },
+          ],
+        },
+      ]);
+      const env = sessionEnv(model);
+      const result = await runCli(['--db', url, 'run', 'code-developer', 'Write src/pg.js'], { cwd: repo.path, env });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(await readFile(join(repo.path, 'src/pg.js'), 'utf8')).toBe('export const pg = true;\n');
+
+      const store = await PostgresStore.open(BASE_URL, { schema });
+      try {
+        const [run] = await store.listRuns();
+        expect(run).toMatchObject({ agent: 'code-developer', status: 'succeeded', inputTokens: 2500, outputTokens: 100 });
+        expect(run!.costUsd).toBeGreaterThan(0);
+        const messages = await store.listMessages({ runId: run!.id, limit: 1000 });
+        expect(messages.map((message) => message.type)).toContain('result');
+        const ps = await runCli(['--db', url, 'ps', '--all', '--json'], { cwd: repo.path, env });
+        expect((JSON.parse(ps.stdout) as { recent: { id: string }[] }).recent.map((row) => row.id)).toEqual([run!.id]);
+        const show = await runCli(['--db', url, 'show', run!.id.slice(0, 10)], { cwd: repo.path, env });
+        expect(show.exitCode).toBe(0);
+        expect(show.stdout).toContain('IMPLEMENTED: pg');
+        const usage = await runCli(['--db', url, 'usage', '--by', 'agent', '--json'], { cwd: repo.path, env });
+        expect(JSON.parse(usage.stdout)).toMatchObject([{ key: 'code-developer', runs: 1, inputTokens: 2500 }]);
+        // No database file was made in the repository.
+        await expect(readFile(join(repo.path, '.orchestrator', 'orchestrator.db'))).rejects.toThrow();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+});
