@@ -25,8 +25,7 @@ export class StoreFeed {
 
   /** Starts following from now: what is already in the store is the pages' snapshot, not news. */
   async start(onError: (error: unknown) => void): Promise<void> {
-    const events = await this.#store.listEvents({ afterId: 0, limit: 1_000_000 });
-    this.#lastEventId = events.at(-1)?.id ?? 0;
+    this.#lastEventId = await this.#store.lastEventId();
     for (const run of await this.#store.listRuns({ statuses: ['queued', 'running'], limit: 1000 })) {
       const lastSeq = new Map<InvocationId, number>();
       for (const invocation of await this.#store.listInvocations(run.id)) {

@@ -245,6 +245,10 @@ export class PostgresStore implements Store {
     return auditEventFromRow(row);
   }
 
+  async lastEventId(): Promise<number> {
+    return Number((await this.#get(sql.lastEventId))?.n ?? 0);
+  }
+
   async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
     return (await this.#all(sql.listEvents(filter))).map(auditEventFromRow);
   }

@@ -208,6 +208,7 @@ export const sql = {
     sql: 'INSERT INTO events (at, kind, run_id, work_item_id, message, data) VALUES (?, ?, ?, ?, ?, ?)',
     params: [input.at, input.kind, input.runId ?? null, input.workItemId ?? null, input.message, JSON.stringify(input.data ?? {})],
   }),
+  lastEventId: { sql: 'SELECT COALESCE(MAX(id), 0) AS n FROM events', params: [] } as Query,
   getEvent: (id: number): Query => ({ sql: 'SELECT * FROM events WHERE id = ?', params: [id] }),
   listEvents: (filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Query => {
     const clauses = ['id > ?'];

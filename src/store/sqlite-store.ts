@@ -207,6 +207,10 @@ export class SqliteStore implements Store {
     return auditEventFromRow(row);
   }
 
+  async lastEventId(): Promise<number> {
+    return Number(this.#get(sql.lastEventId)?.n ?? 0);
+  }
+
   async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
     return this.#all(sql.listEvents(filter)).map(auditEventFromRow);
   }

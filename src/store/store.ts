@@ -58,6 +58,8 @@ export interface Store {
   // audit trail
   appendEvent(input: NewAuditEvent): Promise<AuditEventRecord>;
   listEvents(filter?: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
+  /** The id of the newest audit event (0 when there is none): where a follower starts. */
+  lastEventId(): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -150,6 +150,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
 
     it('upserts, updates and moves work items by compare-and-set, recording each transition', async () => {
       const id = 'P-2.5' as WorkItemId;
+      expect(await store.lastEventId()).toBe(0);
       const item = await store.upsertWorkItem({ id, kind: 'priority', number: '2.5', title: 'Auth', slug: 'auth', state: 'planned', position: 3, dependsOn: ['1'], at: '2026-11-24T10:00:00.000Z' });
       expect(item).toMatchObject({ state: 'planned', dependsOn: ['1'], attempts: {}, specPath: null, blockedReason: null });
       await store.upsertWorkItem({ id, kind: 'priority', number: '2.5', title: 'Auth v2', slug: 'auth-v2', state: 'done', position: 4, at: '2026-11-24T10:01:00.000Z' });
@@ -160,6 +161,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       expect(await store.transitionWorkItem(id, 'planned', 'specifying', 'no spec', '2026-11-24T10:03:00.000Z')).toBe(true);
       expect((await store.getWorkItem(id))?.state).toBe('specifying');
       const events = await store.listEvents({ workItemId: id });
+      expect(await store.lastEventId()).toBe(events.at(-1)!.id);
       expect(events).toEqual([{ id: events[0]!.id, at: '2026-11-24T10:03:00.000Z', kind: 'work_item.transitioned', runId: null, workItemId: id, message: 'no spec', data: { from: 'planned', to: 'specifying' } }]);
       await store.upsertWorkItem({ id: 'B-1' as WorkItemId, kind: 'bug', number: '1', title: 'Crash', slug: 'crash', state: 'planned', position: 0, severity: 'high', body: 'steps', at: '2026-11-24T10:00:00.000Z' });
       expect((await store.listWorkItems({ kind: 'bug' })).map((w) => [w.id, w.severity, w.body])).toEqual([['B-1', 'high', 'steps']]);
