@@ -53,7 +53,6 @@ export interface DashboardAppOptions {
 }
 
 const MAX_URL_LENGTH = 8_192;
-const KNOWN_AGENTS_LIMIT = 500;
 
 /** Sends JSON through the redaction layer (stored data is redacted when recorded; this is the second guard). */
 function send<T>(body: T, status: 200 | 202 | 400 | 401 | 403 | 404 | 409 | 414 | 421 | 500 = 200): Response {
@@ -259,7 +258,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       store.listRuns({ since: query.since, until: query.until, agent: query.agent, statuses: query.statuses, orderBy: 'slowest', limit: 10 }),
       workItemTitles(),
     ]);
-    return send<UsageResponse>({ byDay, byAgent: byAgent.slice(0, KNOWN_AGENTS_LIMIT), slowest: slowest.map((run) => view(run, items)), totals: totalsOf(byAgent) });
+    return send<UsageResponse>({ byDay, byAgent, slowest: slowest.map((run) => view(run, items)), totals: totalsOf(byAgent) });
   });
 
   app.get('/api/events', (c) => {

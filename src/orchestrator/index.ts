@@ -11,3 +11,4 @@ export * from './repo-ops.js';
 export * from './deliverables.js';
 export * from './limiter.js';
 export * from './documents.js';
+export { stopLocalSession } from './local-stops.js';

@@ -3,6 +3,7 @@ import type { AgentDefinition } from '../agents/index.js';
 import type { EventBus, InvocationId, JsonObject, MessageRecord, RunErrorKind, RunId, RunStatus, WorkItemId } from '../events/index.js';
 import { newSortableId } from '../lib/ids.js';
 import { mayContainSecret, redactText, redactValue } from '../lib/redact.js';
+import { registerLocalSession } from './local-stops.js';
 import { nowIso, isoFromMs } from '../lib/time.js';
 import {
   runClaudeSession,
@@ -109,6 +110,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
   const extraArgs: string[] = [];
   if (options.maxBudgetUsd !== undefined) extraArgs.push('--max-budget-usd', String(options.maxBudgetUsd));
 
+  const local = registerLocalSession(store, runId);
+  const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
   const session = await runClaudeSession({
     runId,
     cliPath: options.cliPath,
@@ -127,7 +130,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
     ...(options.toolPermission ? { toolPermission: options.toolPermission } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal,
     extraArgs,
     onSpawn: (pid) => {
       const at = nowIso();
@@ -156,7 +159,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
       bus.emit('run.permission_denied', { runId, invocationId, toolName: request.toolName, reason: decision.message, input, at });
       void store.appendEvent({ at, kind: 'permission.denied', runId, workItemId: options.workItemId ?? null, message: `${request.toolName}: ${decision.message}`, data: { tool: request.toolName, input } });
     },
-  });
+  }).finally(local.unregister);
 
   await markedRunning;
   await options.messages.flush();

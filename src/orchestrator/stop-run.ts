@@ -4,16 +4,18 @@ import { isTerminalRunStatus } from '../events/index.js';
 import { nowIso } from '../lib/time.js';
 import { isProcessAlive, isProcessOfRun, killRunProcesses } from '../runtime/index.js';
 import type { RunRecord, Store } from '../store/index.js';
+import { STOP_REQUEST_POLL_MS } from './local-stops.js';
 
 export type StopRunOutcome =
-  | { kind: 'stopped'; run: RunRecord }
+  /** `by`: the owner interrupted the session through its control channel, or signals had to do it. */
+  | { kind: 'stopped'; run: RunRecord; by: 'owner' | 'signals' }
   | { kind: 'already_ended'; run: RunRecord }
   | { kind: 'other_host'; run: RunRecord };
 
 /**
  * Stops a run from any process on the same machine: records the request (so the owning process records the
- * run as `stopped`, not failed), sends SIGINT to the CLI (it interrupts and writes its result), and after
- * `graceMs` SIGTERM/SIGKILL to the whole process group. The pid is checked to still be this run's process
+ * run as `stopped`, not failed, and interrupts the session itself), then, if the run has not ended, SIGINT to
+ * the CLI, and after `graceMs` SIGTERM/SIGKILL to the whole process group. The pid is checked to still be this run's process
  * (by its ORCHESTRATOR_RUN_ID environment) before any signal, so a reused pid is never signalled.
  */
 export async function stopRun(store: Store, run: RunRecord, options: { graceMs: number; signal?: AbortSignal }): Promise<StopRunOutcome> {
@@ -23,6 +25,17 @@ export async function stopRun(store: Store, run: RunRecord, options: { graceMs: 
     return { kind: 'other_host', run };
   }
   await store.requestRunStop(run.id, nowIso());
+  // A live owner sees the request within STOP_REQUEST_POLL_MS and interrupts the session through its control
+  // channel (so the CLI reports its tokens and cost); signals are for an owner that does not react.
+  if (isProcessAlive(run.ownerPid)) {
+    const ownerDeadline = Date.now() + STOP_REQUEST_POLL_MS * 4;
+    while (Date.now() < ownerDeadline) {
+      options.signal?.throwIfAborted();
+      const current = await store.getRun(run.id);
+      if (current && isTerminalRunStatus(current.status)) return { kind: 'stopped', run: current, by: 'owner' };
+      await sleep(100);
+    }
+  }
   const pid = run.pid;
   const ours = pid !== null && isProcessOfRun(pid, run.id);
   if (ours) {
@@ -50,9 +63,9 @@ export async function stopRun(store: Store, run: RunRecord, options: { graceMs: 
     const waitUntil = Date.now() + 5_000;
     while (Date.now() < waitUntil) {
       const latest = await store.getRun(run.id);
-      if (latest && isTerminalRunStatus(latest.status)) return { kind: 'stopped', run: latest };
+      if (latest && isTerminalRunStatus(latest.status)) return { kind: 'stopped', run: latest, by: 'signals' };
       await sleep(100);
     }
   }
-  return { kind: 'stopped', run: (await store.getRun(run.id)) ?? run };
+  return { kind: 'stopped', run: (await store.getRun(run.id)) ?? run, by: 'signals' };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { dashboardUiDir } from '../../src/cli/commands/dashboard.js';
-import type { RunId } from '../../src/events/index.js';
+import type { RunId, WorkItemId } from '../../src/events/index.js';
 import { isProcessAlive } from '../../src/runtime/index.js';
 import { launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.js';
 import { dashboardHarness, type DashboardHarness } from '../helpers/dashboard.js';
@@ -82,6 +82,10 @@ describe('dashboard in a real browser', () => {
       expect(result.run.status).toBe('stopped');
       expect(result.run.pid === null || !isProcessAlive(result.run.pid)).toBe(true);
       expect(liveProcessesOfRun(id)).toEqual([]);
+      // Interrupted through its control channel, the CLI still reported what the session used.
+      const [stoppedSession] = await harness.store.listInvocations(id);
+      expect(stoppedSession!.resultSubtype).not.toBeNull();
+      expect(stoppedSession!.costUsd).toBeGreaterThan(0);
       await screenshot(page, 'now-stopped');
 
       // 4. Replay of the finished run: instant shows everything; 1× and 10× play it back from the start.
@@ -100,7 +104,18 @@ describe('dashboard in a real browser', () => {
       await page.click('[data-speed="instant"]');
       expect(await countNow()).toBe(total);
 
-      // 5. Usage: the chart renders with the run's data.
+      // 5. Work items: states, runs and the state history of a priority.
+      const item = await harness.store.upsertWorkItem({ id: 'P-1' as WorkItemId, kind: 'priority', number: '1', title: 'Check the build', slug: 'check-the-build', state: 'planned', position: 0, at: new Date().toISOString() });
+      await harness.store.transitionWorkItem(item.id, 'planned', 'specifying', 'no spec yet: the architect writes it', new Date().toISOString());
+      await harness.store.updateWorkItem(item.id, { blockedReason: null, branch: 'orchestrator/1-check-the-build', updatedAt: new Date().toISOString() });
+      await page.goto(`${harness.dashboard.url}#/work-items`);
+      await page.click('tr[data-work-item="P-1"] button.link');
+      await page.locator('[data-history="P-1"] li').filter({ hasText: 'no spec yet: the architect writes it' }).waitFor();
+      expect(await page.locator('tr[data-work-item="P-1"] [data-status="specifying"]').count()).toBe(1);
+      expect(await page.locator('tr[data-work-item="P-1"]').textContent()).toContain('orchestrator/1-check-the-build');
+      await screenshot(page, 'work-items');
+
+      // 6. Usage: the chart renders with the run's data.
       await page.goto(`${harness.dashboard.url}#/usage`);
       await page.waitForSelector('[data-chart="usage-per-day"] canvas');
       await page.waitForSelector('[data-chart="cost-per-agent"] canvas');

@@ -3,7 +3,7 @@ import { DEFAULT_AGENTS, parseAgentDefinition } from '../../src/agents/index.js'
 import { loadConfig, type ResolvedConfig } from '../../src/config/index.js';
 import { startDashboard, type RunningDashboard } from '../../src/dashboard/index.js';
 import { EventBus, type RunId } from '../../src/events/index.js';
-import { createToolPolicy, runAgent, stopRun, type RunAgentResult } from '../../src/orchestrator/index.js';
+import { createToolPolicy, runAgent, stopLocalSession, stopRun, type RunAgentResult } from '../../src/orchestrator/index.js';
 import type { ScriptedModelServer } from '../../src/scripted-model/index.js';
 import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { cliPath, sessionEnv } from './model.js';
@@ -37,7 +37,9 @@ export async function dashboardHarness(model: ScriptedModelServer, options: { en
     store,
     bus,
     controls: {
+      // As `orchestrator start` does (src/cli/commands/dashboard.ts): a session of this process is interrupted in-process.
       stopRun: async (run) => {
+        if (await stopLocalSession(store, run.id)) return 'stopping';
         void stopRun(store, run, { graceMs: 3000 });
         return 'stopping';
       },

@@ -124,13 +124,17 @@ describe('orchestrator run (the real CLI against the scripted model)', () => {
     await sleep(500);
     const stop = await runCli(['stop', run.id.slice(0, 10)], { cwd: repo.path, env: sessionEnv(model) });
     expect(stop.exitCode).toBe(0);
-    expect(stop.stdout).toContain('stopped');
+    expect(stop.stdout).toContain('stopped (interrupted by the orchestrator that runs it)');
     const finished = await waitCli(running, 30_000);
     expect(finished.exitCode).toBe(1);
     await withStore(repo.path, async (store) => {
       const after = await store.getRun(run.id);
       expect(after).toMatchObject({ status: 'stopped', errorKind: 'stop_requested' });
       expect(after!.stopRequestedAt).not.toBeNull();
+      // The owner saw the request and interrupted the session through its control channel: the CLI reported its usage.
+      const [invocation] = await store.listInvocations(run.id);
+      expect(invocation!.resultSubtype).not.toBeNull();
+      expect(invocation!.costUsd).toBeGreaterThan(0);
     });
     expect(isProcessAlive(run.pid!)).toBe(false);
     expect(liveProcessesOfRun(run.id)).toEqual([]);

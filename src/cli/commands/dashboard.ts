@@ -6,7 +6,7 @@ import { isTerminalRunStatus } from '../../events/index.js';
 import { OrchestratorError } from '../../lib/errors.js';
 import { waitForTerminationSignal } from '../../lib/termination.js';
 import { nowIso } from '../../lib/time.js';
-import { git, readCommittedDocument, stopRun } from '../../orchestrator/index.js';
+import { git, readCommittedDocument, stopLocalSession, stopRun } from '../../orchestrator/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { painter } from '../format.js';
 
@@ -38,11 +38,15 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** Stop from the dashboard: the same path as `orchestrator stop` (interrupt, grace, then the process group). */
+/**
+ * Stop from the dashboard: a session of this process is interrupted through its control channel (the CLI writes
+ * its result); one of another process goes the way of `orchestrator stop` (SIGINT, grace, then the process group).
+ */
 export function stopControls(ctx: CommandContext, onError: (error: unknown) => void): DashboardControls {
   return {
     async stopRun(run) {
       if (isTerminalRunStatus(run.status)) return 'already_ended';
+      if (await stopLocalSession(ctx.store, run.id)) return 'stopping';
       if (run.host !== hostname()) {
         await ctx.store.requestRunStop(run.id, nowIso());
         return 'other_host';

@@ -161,7 +161,7 @@ export async function stopCommand(ref: string, options: GlobalOptions): Promise<
         ctx.stdout.write(`run ${run.id} runs on ${run.host}; a stop was requested and its orchestrator will act on it\n`);
         return 0;
       case 'stopped':
-        ctx.stdout.write(`run ${run.id} ${outcome.run.status}\n`);
+        ctx.stdout.write(`run ${run.id} ${outcome.run.status} (${outcome.by === 'owner' ? 'interrupted by the orchestrator that runs it' : 'by signals to its process group'})\n`);
         return isTerminalRunStatus(outcome.run.status) ? 0 : 1;
     }
   } finally {
