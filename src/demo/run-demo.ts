@@ -53,16 +53,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out.write(`${paint.bold('Scripted model')}: ${url} (the real Claude Code CLI runs every tool; only the model's replies are scripted)\n\n`);
   }
   const ctx = await openContext({ cwd: dir }, {}, env);
-  try {
-    const code = await runOrchestrator(ctx, {
-      untilIdle: true,
-      dashboard: options.dashboard ?? true,
-      keepDashboardOpen: async (dashboard) => {
-        if (!(options.keepOpen ?? interactive)) return;
-        out.write(`\n${paint.bold('The dashboard stays open')} at ${dashboard.url} (replay the runs, see tokens and cost per agent). Ctrl-C to exit.\n`);
-        await waitForTerminationSignal();
-      },
-    });
+  let shown = false;
+  /** The roadmap and history on main: printed once, before the dashboard is kept open for a look. */
+  const showOutcome = async () => {
+    if (shown) return;
+    shown = true;
     const roadmap = (await git('git', ['show', 'main:docs/roadmap/ROADMAP.md'], { cwd: dir })).stdout;
     const statuses = roadmap.split('\n').filter((line) => line.startsWith('### PRIORITY') || line.startsWith('**Status**'));
     const log = (await git('git', ['log', '--oneline', '--graph', '-14', 'main'], { cwd: dir })).stdout.trim();
@@ -79,9 +74,23 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         `Explore:  node dist/cli/main.js --cwd ${dir} status`,
         `          node dist/cli/main.js --cwd ${dir} ps --all`,
         `          node dist/cli/main.js --cwd ${dir} usage --by agent`,
+        `          node dist/cli/main.js --cwd ${dir} dashboard`,
         '',
       ].join('\n'),
     );
+  };
+  try {
+    const code = await runOrchestrator(ctx, {
+      untilIdle: true,
+      dashboard: options.dashboard ?? true,
+      keepDashboardOpen: async (dashboard) => {
+        if (!(options.keepOpen ?? interactive)) return;
+        await showOutcome();
+        out.write(`${paint.bold('The dashboard stays open')} at ${dashboard.url} (replay the runs, see tokens and cost per agent). Ctrl-C to exit.\n`);
+        await waitForTerminationSignal();
+      },
+    });
+    await showOutcome();
     return code;
   } finally {
     await ctx.close();
