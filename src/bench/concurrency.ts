@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DEFAULT_AGENTS, parseAgentDefinition } from '../agents/index.js';
+import { EventLog, LiveRuns } from '../dashboard/index.js';
 import { EventBus } from '../events/index.js';
 import { createToolPolicy, runAgent } from '../orchestrator/index.js';
 import { MessageWriter, SqliteStore } from '../store/index.js';
@@ -58,6 +59,9 @@ export async function benchmarkConcurrentSessions(options: { root: string; sessi
   const store = SqliteStore.open(join(dir, 'bench.db'));
   const writer = new MessageWriter(store);
   const bus = new EventBus();
+  // What `orchestrator start` adds by default: the dashboard's live-run tracker and event log on the same bus.
+  const liveRuns = new LiveRuns();
+  const detach = [liveRuns.attach(bus), new EventLog({ liveRuns }).attach(bus)];
   const agent = parseAgentDefinition(DEFAULT_AGENTS['code-developer']!, 'code-developer.md');
   global.gc?.();
   const baselineRss = process.memoryUsage().rss;
@@ -91,6 +95,7 @@ export async function benchmarkConcurrentSessions(options: { root: string; sessi
   } finally {
     loop.disable();
     clearInterval(sampler);
+    for (const off of detach) off();
   }
   const wallMs = performance.now() - started;
   const messagesPerSession = (fixtureLines - 1 - 4) * options.repeat + 1; // control_request lines are protocol, not messages

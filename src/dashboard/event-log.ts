@@ -1,8 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import type { EventBus, OrchestratorEventName, OrchestratorEvents } from '../events/index.js';
+import { payloadJsonOf, type EventBus, type OrchestratorEventName, type OrchestratorEvents } from '../events/index.js';
 import { mayContainSecret, redactValue } from '../lib/redact.js';
 import type { LiveRuns } from './live-runs.js';
-import { digestMessage } from './message-digest.js';
+import { digestOf, type MessageDigest } from './message-digest.js';
+
+type MessageEvent = OrchestratorEvents['run.message'];
+
+function redactedJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return mayContainSecret(json) ? JSON.stringify(redactValue(JSON.parse(json) as unknown)) : json;
+}
+
+/** A message's JSON: its fields, and the payload's JSON as the orchestrator recorded it (redacted), spliced in. */
+function messageJson(record: MessageEvent): string {
+  const { payload: _payload, ...head } = record;
+  const json = `${JSON.stringify(head).slice(0, -1)},"payload":${payloadJsonOf(record)}}`;
+  return mayContainSecret(json) ? redactedJson(JSON.parse(json) as unknown) : json;
+}
 
 /** One orchestrator event as the dashboard streams it: serialized (and redacted) once, sent to every client. */
 export interface LoggedEvent {
@@ -10,10 +24,15 @@ export interface LoggedEvent {
   readonly seq: number;
   readonly name: OrchestratorEventName;
   readonly runId: string | null;
-  /** The event's JSON, for streams that follow one run. */
-  readonly json: string;
-  /** For `run.message`: the small digest JSON the global stream sends as `run.activity` instead. */
-  readonly digestJson: string | null;
+  /**
+   * The event's JSON, for streams that follow one run. Only the newest `maxMessageBodies` messages keep theirs
+   * (null after): older ones are in the store, and a client that missed them reloads from there.
+   */
+  json: string | null;
+  /** For `run.message`: its digest, which the global stream sends as `run.activity` (see EventLog.activityJson). */
+  readonly digest: MessageDigest | null;
+  /** The activity JSON, once made (only when a page is there to receive it). */
+  activity?: string;
 }
 
 export type ReplayResult = { kind: 'events'; events: LoggedEvent[] } | { kind: 'gap' };
@@ -21,21 +40,31 @@ export type ReplayResult = { kind: 'events'; events: LoggedEvent[] } | { kind: '
 /**
  * The dashboard's memory of recent events, fed by the orchestrator's event bus. Each event gets an id
  * `<epoch>.<seq>`; a client reconnecting with Last-Event-ID gets exactly the events after it. When the id is
- * from another server life (the epoch changed) or older than what is kept, the client is told to reload its
- * snapshot from the store instead: it never silently misses events and never receives one twice.
+ * from another server life (the epoch changed), or older than what is kept, or a message it would need has
+ * dropped its body, the client is told to reload its snapshot from the store instead: it never silently misses
+ * events and never receives one twice. Messages are the bulk of the traffic; the log keeps every event's small
+ * form (digests) for `capacity` events but full message bodies only for the newest `maxMessageBodies`, so that
+ * 50 busy sessions cost the orchestrator a few MB, not a copy of their output (measured: keeping 20,000 events
+ * with their bodies added about 40 MB to its peak RSS at 50 sessions).
  */
 export class EventLog {
   readonly epoch: string = randomBytes(4).toString('hex');
   readonly #capacity: number;
+  readonly #maxMessageBodies: number;
   readonly #events: LoggedEvent[] = [];
+  /** Index of the oldest kept event in #events (dropped ones leave the front in chunks). */
+  #start = 0;
+  /** Messages whose body is kept, oldest first (indexes into the sequence by seq). */
+  readonly #withBody: LoggedEvent[] = [];
+  #withBodyStart = 0;
   #nextSeq = 1;
   readonly #subscribers = new Set<(event: LoggedEvent) => void>();
-
   readonly #liveRuns: LiveRuns | null;
 
   /** `liveRuns`, when given, must be attached to the bus before this log so that its state includes the event. */
-  constructor(options: { capacity?: number; liveRuns?: LiveRuns } = {}) {
-    this.#capacity = options.capacity ?? 20_000;
+  constructor(options: { capacity?: number; maxMessageBodies?: number; liveRuns?: LiveRuns } = {}) {
+    this.#capacity = options.capacity ?? 5_000;
+    this.#maxMessageBodies = options.maxMessageBodies ?? 500;
     this.#liveRuns = options.liveRuns ?? null;
   }
 
@@ -45,20 +74,37 @@ export class EventLog {
   }
 
   append<K extends OrchestratorEventName>(name: K, payload: OrchestratorEvents[K]): LoggedEvent {
-    let json = JSON.stringify(payload);
-    if (mayContainSecret(json)) json = JSON.stringify(redactValue(payload));
     const runId = 'runId' in payload && typeof payload.runId === 'string' ? payload.runId : null;
-    let digestJson: string | null = null;
+    let event: LoggedEvent;
     if (name === 'run.message') {
-      const record = payload as OrchestratorEvents['run.message'];
-      digestJson = JSON.stringify({ ...digestMessage(record), live: this.#liveRuns?.get(record.runId) ?? null });
-      if (mayContainSecret(digestJson)) digestJson = JSON.stringify(redactValue(JSON.parse(digestJson) as unknown));
+      const record = payload as MessageEvent;
+      event = { seq: this.#nextSeq++, name, runId, json: messageJson(record), digest: digestOf(record) };
+      this.#withBody.push(event);
+      while (this.#withBody.length - this.#withBodyStart > this.#maxMessageBodies) this.#withBody[this.#withBodyStart++]!.json = null;
+      if (this.#withBodyStart >= 1024) this.#withBodyStart = this.#trimFront(this.#withBody, this.#withBodyStart);
+    } else {
+      event = { seq: this.#nextSeq++, name, runId, json: redactedJson(payload), digest: null };
     }
-    const event: LoggedEvent = { seq: this.#nextSeq++, name, runId, json, digestJson };
     this.#events.push(event);
-    if (this.#events.length > this.#capacity * 1.25) this.#events.splice(0, this.#events.length - this.#capacity);
+    while (this.#events.length - this.#start > this.#capacity) this.#start += 1;
+    if (this.#start >= 1024) this.#start = this.#trimFront(this.#events, this.#start);
     for (const subscriber of this.#subscribers) subscriber(event);
     return event;
+  }
+
+  #trimFront(list: LoggedEvent[], start: number): number {
+    list.splice(0, start);
+    return 0;
+  }
+
+  /**
+   * A message's `run.activity` JSON for the global stream: its digest and its run's live state (tokens, last tool
+   * call), made on first use, so that an orchestrator with no page open spends nothing on it.
+   */
+  activityJson(event: LoggedEvent): string | null {
+    if (event.digest === null) return null;
+    event.activity ??= redactedJson({ ...event.digest, live: this.#liveRuns?.get(event.digest.runId) ?? null });
+    return event.activity;
   }
 
   get lastSeq(): number {
@@ -69,21 +115,26 @@ export class EventLog {
     return `${this.epoch}.${event.seq}`;
   }
 
-  /** The events after a client's Last-Event-ID, or `gap` when they are no longer all here. */
-  replayAfter(lastEventId: string): ReplayResult {
+  /**
+   * The events after a client's Last-Event-ID, or `gap` when they are no longer all here. `needBodies`: the
+   * client follows one run and needs full messages (`run` = that run's id), not just their digests.
+   */
+  replayAfter(lastEventId: string, needBodies: { runId: string } | null = null): ReplayResult {
     const match = /^([0-9a-f]{8})\.(\d{1,15})$/.exec(lastEventId);
     if (!match || match[1] !== this.epoch) return { kind: 'gap' };
     const after = Number(match[2]);
     if (after > this.lastSeq) return { kind: 'gap' };
-    const oldest = this.#events[0]?.seq ?? this.#nextSeq;
+    const oldest = this.#events[this.#start]?.seq ?? this.#nextSeq;
     if (after + 1 < oldest) return { kind: 'gap' };
-    const start = this.#events.length - (this.lastSeq - after);
-    return { kind: 'events', events: this.#events.slice(Math.max(0, start)) };
+    const from = this.#events.length - (this.lastSeq - after);
+    const events = this.#events.slice(Math.max(this.#start, from));
+    if (needBodies && events.some((event) => event.runId === needBodies.runId && event.json === null)) return { kind: 'gap' };
+    return { kind: 'events', events };
   }
 
   /** Every event still kept, oldest first. */
   kept(): readonly LoggedEvent[] {
-    return this.#events;
+    return this.#events.slice(this.#start);
   }
 
   subscribe(listener: (event: LoggedEvent) => void): () => void {

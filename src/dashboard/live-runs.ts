@@ -1,5 +1,5 @@
 import type { EventBus, JsonValue } from '../events/index.js';
-import { digestMessage } from './message-digest.js';
+import { digestOf } from './message-digest.js';
 
 function resultUsage(value: JsonValue | undefined): { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number } | null {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
@@ -63,7 +63,7 @@ export class LiveRuns {
       }),
       bus.on('run.message', (record) => {
         const run = this.#track(record.runId);
-        const digest = digestMessage(record);
+        const digest = digestOf(record);
         run.messageCount += 1;
         run.lastEventAt = record.at;
         if (digest.toolName && record.type === 'assistant') run.lastToolCall = { name: digest.toolName, summary: digest.summary, at: record.at };

@@ -42,6 +42,18 @@ export function mainToolArgument(input: JsonObject | null): string {
   return '';
 }
 
+const digests = new WeakMap<MessageRecord, MessageDigest>();
+
+/** The digest of a message, computed once however many listeners (live-run tracker, event log) ask. */
+export function digestOf(record: MessageRecord): MessageDigest {
+  let digest = digests.get(record);
+  if (!digest) {
+    digest = digestMessage(record);
+    digests.set(record, digest);
+  }
+  return digest;
+}
+
 export function digestMessage(record: MessageRecord): MessageDigest {
   const payload = record.payload;
   let summary = '';

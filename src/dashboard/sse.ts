@@ -18,9 +18,12 @@ function frame(event: string, data: string, id?: string): string {
 }
 
 function render(log: EventLog, event: LoggedEvent, runId: string | null): string | null {
-  if (runId !== null) return event.runId === runId ? frame(event.name, event.json, log.idOf(event)) : null;
-  if (event.name === 'run.message') return frame('run.activity', event.digestJson ?? event.json, log.idOf(event));
-  return frame(event.name, event.json, log.idOf(event));
+  if (runId !== null) return event.runId === runId && event.json !== null ? frame(event.name, event.json, log.idOf(event)) : null;
+  if (event.name === 'run.message') {
+    const activity = log.activityJson(event);
+    return activity === null ? null : frame('run.activity', activity, log.idOf(event));
+  }
+  return event.json === null ? null : frame(event.name, event.json, log.idOf(event));
 }
 
 /**
@@ -57,7 +60,7 @@ export function eventStreamResponse(options: EventStreamOptions): Response {
       if (log === null) {
         write(frame('hello', JSON.stringify({ live: false })));
       } else {
-        const replay = options.lastEventId === null ? null : log.replayAfter(options.lastEventId);
+        const replay = options.lastEventId === null ? null : log.replayAfter(options.lastEventId, runId === null ? null : { runId });
         if (replay?.kind === 'gap') write(frame('reset', JSON.stringify({ reason: 'missed events are no longer kept; reload the snapshot' })));
         // A new client of one run also gets that run's events still kept: messages emitted moments ago may not
         // have reached the store yet when it loads its snapshot (the client drops the ones it has twice).

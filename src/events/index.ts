@@ -1,2 +1,3 @@
 export * from './event-types.js';
 export * from './bus.js';
+export * from './payload-json.js';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { AgentDefinition } from '../agents/index.js';
-import type { EventBus, InvocationId, JsonObject, MessageRecord, RunErrorKind, RunId, RunStatus, WorkItemId } from '../events/index.js';
+import { rememberPayloadJson, type EventBus, type InvocationId, type JsonObject, type MessageRecord, type RunErrorKind, type RunId, type RunStatus, type WorkItemId } from '../events/index.js';
 import { newSortableId } from '../lib/ids.js';
 import { mayContainSecret, redactText, redactValue } from '../lib/redact.js';
 import { registerLocalSession } from './local-stops.js';
@@ -137,8 +137,9 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
       markedRunning = store.markRunRunning(runId, { pid, startedAt: at });
       bus.emit('run.started', { runId, invocationId, agent: agent.name, pid, at });
     },
-    onMessage: (message, receivedAt) => {
+    onMessage: (message, receivedAt, line) => {
       seq += 1;
+      const { payload, json } = safePayload(message.raw, line);
       const record: MessageRecord = {
         invocationId,
         runId,
@@ -147,8 +148,9 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
         type: typeOf(message),
         subtype: subtypeOf(message),
         toolName: toolNameOf(message),
-        payload: safePayload(message.raw),
+        payload,
       };
+      rememberPayloadJson(record, json);
       bus.emit('run.message', record);
       options.messages.write(record);
     },
@@ -201,9 +203,11 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
   return { run, invocationId, session };
 }
 
-function safePayload(raw: JsonObject): JsonObject {
-  // Redaction costs a deep copy; do it only for lines that may hold a secret (checked on the serialized text).
-  return mayContainSecret(JSON.stringify(raw)) ? redactValue(raw) : raw;
+/** The payload to record and its JSON: the CLI's own line, unless it may hold a secret (then a redacted copy). */
+function safePayload(raw: JsonObject, line: string): { payload: JsonObject; json: string } {
+  if (!mayContainSecret(line)) return { payload: raw, json: line };
+  const payload = redactValue(raw);
+  return { payload, json: JSON.stringify(payload) };
 }
 
 /** The run's status: a stop requested from outside (orchestrator stop, dashboard) turns any ending into `stopped`. */

@@ -60,7 +60,8 @@ export interface ClaudeSessionOptions {
   toolPermission?: (request: ToolPermissionRequest) => ToolPermissionDecision | Promise<ToolPermissionDecision>;
   onSpawn?: (pid: number) => void;
   /** Every stream message except control-protocol traffic, in order. */
-  onMessage?: (message: StreamMessage, receivedAt: number) => void;
+  /** Every stream message but the control protocol, with the JSON line it came in (callers can store it as is). */
+  onMessage?: (message: StreamMessage, receivedAt: number, line: string) => void;
   /** Every raw stdout line, control traffic included (used to record test fixtures). */
   onStdoutLine?: (line: string) => void;
   onPermissionDecision?: (request: ToolPermissionRequest, decision: ToolPermissionDecision) => void;
@@ -254,7 +255,7 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
         break;
     }
     messageCount += 1;
-    options.onMessage?.(message, Date.now());
+    options.onMessage?.(message, Date.now(), line);
   };
 
   const splitter = new LineSplitter(handleLine);

@@ -1,4 +1,4 @@
-import type { MessageRecord, RunId, WorkItemId } from '../events/index.js';
+import { payloadJsonOf, type MessageRecord, type RunId, type WorkItemId } from '../events/index.js';
 import { WORK_ITEM_COLUMNS, usageKeyExpression, type Row } from './rows.js';
 import type { FinishInvocation, FinishRun, NewAuditEvent, NewInvocation, NewRun, NewWorkItem, RunFilter, UsageQuery, UsageRow, WorkItemPatch } from './store.js';
 
@@ -123,7 +123,7 @@ export const sql = {
   }),
   listInvocations: (runId: RunId): Query => ({ sql: 'SELECT * FROM invocations WHERE run_id = ? ORDER BY started_at, id', params: [runId] }),
   insertMessage: 'INSERT INTO messages (invocation_id, run_id, seq, at, type, subtype, tool_name, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  messageParams: (record: MessageRecord): Params => [record.invocationId, record.runId, record.seq, record.at, record.type, record.subtype, record.toolName, JSON.stringify(record.payload)],
+  messageParams: (record: MessageRecord): Params => [record.invocationId, record.runId, record.seq, record.at, record.type, record.subtype, record.toolName, payloadJsonOf(record)],
   touchRun: 'UPDATE runs SET last_event_at = ? WHERE id = ? AND (last_event_at IS NULL OR last_event_at < ?)',
   messagesOfInvocation: (invocationId: string, afterSeq: number, limit: number): Query => ({
     sql: 'SELECT * FROM messages WHERE invocation_id = ? AND seq > ? ORDER BY seq LIMIT ?',
