@@ -393,6 +393,10 @@ export function decideOutcome(
     const tail = session.stderrTail.slice(-3).join(' | ');
     return { outcome: 'failed', errorKind: 'missing_result', errorMessage: `the CLI ${how} without a result message${tail ? `: ${tail}` : ''}` };
   }
+  if (result.subtype === 'error_max_budget_usd') {
+    // The CLI enforces --max-budget-usd after each turn: the session was stopped for its cost, like a budget stop of ours.
+    return { outcome: 'stopped', errorKind: 'budget', errorMessage: `stopped by its cost budget: $${result.totalCostUsd.toFixed(4)} spent (${result.subtype})` };
+  }
   if (result.isError || result.subtype !== 'success') {
     const isApi = result.apiErrorStatus !== null || (session.assistantError !== null && session.assistantError !== undefined);
     const detail = result.errors[0] ?? result.result ?? session.lastAssistantText ?? result.subtype;

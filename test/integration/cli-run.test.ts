@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -138,6 +138,35 @@ describe('orchestrator run (the real CLI against the scripted model)', () => {
     });
     expect(isProcessAlive(run.pid!)).toBe(false);
     expect(liveProcessesOfRun(run.id)).toEqual([]);
+  });
+
+  it('stops a session at its cost budget (budgets.perRunUsd): recorded as stopped for budget, with the real cost', async () => {
+    await using repo = await repoWithAgents();
+    await writeFile(join(repo.path, 'orchestrator.config.json'), JSON.stringify({ budgets: { perRunUsd: 0.05 } }));
+    const expensive = { input_tokens: 400_000, output_tokens: 2_000 };
+    model.addScenarios([
+      {
+        name: 'spender',
+        turns: [
+          { tools: [{ name: 'Bash', input: { command: 'echo one', description: 'one' } }], usage: expensive },
+          { tools: [{ name: 'Bash', input: { command: 'echo two', description: 'two' } }], usage: expensive },
+          { tools: [{ name: 'Bash', input: { command: 'echo three', description: 'three' } }], usage: expensive },
+          { text: 'done' },
+        ],
+      },
+    ]);
+    const result = await runCli(['run', 'code-developer', 'Spend a lot'], { cwd: repo.path, env: sessionEnv(model) });
+    expect(result.exitCode).toBe(1);
+    await withStore(repo.path, async (store) => {
+      const [run] = await store.listRuns();
+      expect(run).toMatchObject({ status: 'stopped', errorKind: 'budget' });
+      expect(run!.errorMessage).toContain('stopped by its cost budget');
+      // Checked after each turn, so it overshoots by at most a turn; it never reached the final reply.
+      expect(run!.costUsd).toBeGreaterThan(0.05);
+      const [invocation] = await store.listInvocations(run!.id);
+      expect(invocation!.resultSubtype).toBe('error_max_budget_usd');
+    });
+    expect(model.requests.filter((request) => request.kind === 'turn').length).toBeLessThan(4);
   });
 
   it('names the problem and the fix when the CLI is missing or the agent file is', async () => {
