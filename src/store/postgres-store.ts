@@ -75,8 +75,7 @@ export class PostgresStore implements Store {
     });
     const store = new PostgresStore(redactUrl(url), pool);
     try {
-      if (options.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
-      await store.#migrate();
+      await store.#migrate(options.schema ?? null);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw new StoreError(`cannot open the database ${redactUrl(url)}: ${(error as Error).message}`, {
@@ -87,9 +86,11 @@ export class PostgresStore implements Store {
     return store;
   }
 
-  async #migrate(): Promise<void> {
+  async #migrate(schema: string | null): Promise<void> {
     await this.#transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      // Under the lock: CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent twin.
+      if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
       const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
       for (const migration of MIGRATIONS) {
