@@ -109,15 +109,16 @@ export class Supervisor {
           waiting = waiting || items.some((other) => item.dependsOn.includes(other.number) && other.state !== 'blocked');
           continue;
         }
-        const notBefore = this.#notBefore.get(item.id) ?? 0;
-        if (notBefore > Date.now()) {
-          waiting = true;
-          continue;
-        }
+        // The budget first: an item held back by an earlier budget stop is not "waiting" for anything but tomorrow.
         const role = roleFor(item);
         if (role !== null && budget.exhausted) {
           if (!this.#budgetNoticeShown) this.#notice('warn', `daily budget of $${budget.limit} reached ($${budget.spent.toFixed(4)} spent today): no new sessions until tomorrow`);
           this.#budgetNoticeShown = true;
+          continue;
+        }
+        const notBefore = this.#notBefore.get(item.id) ?? 0;
+        if (notBefore > Date.now()) {
+          waiting = true;
           continue;
         }
         const limiterKey = role ?? 'merge';

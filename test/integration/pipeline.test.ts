@@ -220,6 +220,40 @@ describe('the pipeline with real Claude Code sessions', () => {
       await run.close();
     }
   });
+  it('stops spawning when the daily budget is spent: the session that overspent is stopped, the item waits, nothing is lost', async () => {
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Costly' }, { number: '2', title: 'Waiting' }]), {
+      config: { budgets: { perRunUsd: 5, perDayUsd: 0.05 }, concurrency: { maxRuns: 1 } },
+    });
+    const expensive = { input_tokens: 400_000, output_tokens: 2_000 };
+    model.addScenarios([
+      {
+        name: 'costly-architect',
+        match: { prompt: '^ROLE: architect\\nPRIORITY 1:' },
+        turns: [
+          { tools: [{ name: 'Bash', input: { command: 'echo thinking', description: 'think' } }], usage: expensive },
+          { tools: [{ name: 'Bash', input: { command: 'echo thinking more', description: 'think' } }], usage: expensive },
+          { text: 'never reached' },
+        ],
+      },
+      ...standardRoles,
+    ]);
+    const run = await runPipeline(repo, model);
+    try {
+      expect(run.report.stoppedBy).toBe('budget');
+      const runs = await run.store.listRuns({ limit: 10 });
+      // One session only (one at a time here): the architect of PRIORITY 1, stopped by the budget (the CLI was
+      // given the day's remaining $0.05); PRIORITY 2 was never spawned once the day's budget was spent.
+      expect(runs.map((r) => [r.agent, r.status, r.errorKind])).toEqual([['architect', 'stopped', 'budget']]);
+      expect(runs[0]!.costUsd).toBeGreaterThan(0.05);
+      // Neither item was blocked or lost: they wait for tomorrow's budget.
+      const items = await run.store.listWorkItems();
+      expect(items.map((item) => [item.id, item.blockedReason])).toEqual([['P-1', null], ['P-2', null]]);
+      expect(items.map((item) => item.state)).not.toContain('blocked');
+      expect(roadmapStatusOnMain(repo, '1')).toBe('planned');
+    } finally {
+      await run.close();
+    }
+  });
 });
 
 void architectScenario;
