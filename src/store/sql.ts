@@ -15,34 +15,20 @@ export interface Query {
 const TERMINAL = "('succeeded','failed','timed_out','stopped','orphaned')";
 const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(',');
 
-/** The WHERE clause of a run filter (shared by list and count). */
-export function runWhere(filter: RunFilter): Query {
+/** The WHERE clause of a run filter, on the runs table under the name `table` (list, count and usage share it). */
+export function runWhere(filter: RunFilter, table = 'runs'): Query {
   const clauses: string[] = [];
   const params: Params = [];
-  if (filter.statuses && filter.statuses.length > 0) {
-    clauses.push(`runs.status IN (${placeholders(filter.statuses.length)})`);
-    params.push(...filter.statuses);
-  }
-  if (filter.agent) {
-    clauses.push('runs.agent = ?');
-    params.push(filter.agent);
-  }
-  if (filter.workItemId) {
-    clauses.push('runs.work_item_id = ?');
-    params.push(filter.workItemId);
-  }
-  if (filter.since) {
-    clauses.push('runs.created_at >= ?');
-    params.push(filter.since);
-  }
-  if (filter.until) {
-    clauses.push('runs.created_at < ?');
-    params.push(filter.until);
-  }
-  if (filter.beforeId) {
-    clauses.push('runs.id < ?');
-    params.push(filter.beforeId);
-  }
+  const add = (clause: string, ...values: Params) => {
+    clauses.push(`${table}.${clause}`);
+    params.push(...values);
+  };
+  if (filter.statuses && filter.statuses.length > 0) add(`status IN (${placeholders(filter.statuses.length)})`, ...filter.statuses);
+  if (filter.agent) add('agent = ?', filter.agent);
+  if (filter.workItemId) add('work_item_id = ?', filter.workItemId);
+  if (filter.since) add('created_at >= ?', filter.since);
+  if (filter.until) add('created_at < ?', filter.until);
+  if (filter.beforeId) add('id < ?', filter.beforeId);
   return { sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
@@ -131,24 +117,7 @@ export const sql = {
   }),
   messagesOfRun: (runId: string, limit: number): Query => ({ sql: 'SELECT * FROM messages WHERE run_id = ? ORDER BY id LIMIT ?', params: [runId, limit] }),
   usage: (query: UsageQuery): Query => {
-    const clauses: string[] = [];
-    const params: Params = [];
-    if (query.since) {
-      clauses.push('r.created_at >= ?');
-      params.push(query.since);
-    }
-    if (query.until) {
-      clauses.push('r.created_at < ?');
-      params.push(query.until);
-    }
-    if (query.agent) {
-      clauses.push('r.agent = ?');
-      params.push(query.agent);
-    }
-    if (query.statuses && query.statuses.length > 0) {
-      clauses.push(`r.status IN (${placeholders(query.statuses.length)})`);
-      params.push(...query.statuses);
-    }
+    const where = runWhere({ since: query.since, until: query.until, agent: query.agent, statuses: query.statuses }, 'r');
     const key = usageKeyExpression(query.by);
     return {
       sql: `SELECT ${key} AS key, COUNT(DISTINCT r.id) AS runs,
@@ -158,9 +127,9 @@ export const sql = {
               COALESCE(SUM(i.cache_creation_input_tokens), 0) AS cache_creation, COALESCE(SUM(i.cache_read_input_tokens), 0) AS cache_read,
               COALESCE(SUM(i.cost_usd), 0) AS cost, COALESCE(SUM(i.duration_ms), 0) AS duration
             FROM runs r LEFT JOIN invocations i ON i.run_id = r.id
-            ${clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : ''}
+            ${where.sql}
             GROUP BY ${key} ORDER BY ${key}`,
-      params,
+      params: where.params,
     };
   },
   upsertWorkItem: (input: NewWorkItem): Query => ({
