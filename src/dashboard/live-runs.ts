@@ -27,6 +27,8 @@ export interface LiveRunState {
   estimatedCostUsd: number;
 }
 
+const CHARS_PER_TOKEN = 4;
+
 /** USD per million tokens: [input, output]. Cache writes cost 1.25× input, cache reads 0.1× input. */
 const PRICES: readonly [RegExp, number, number][] = [
   [/opus-4-[5-9]/, 5, 25],
@@ -46,7 +48,7 @@ interface Tracked extends LiveRunState {
   /** Token totals of the run's finished sessions, from their result messages. */
   finished: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number };
   /** Usage per API message id of the current session (the CLI repeats it on each content block). */
-  usageByMessage: Map<string, { model: string | null; inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number }>;
+  usageByMessage: Map<string, { model: string | null; inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number; contentChars: number }>;
 }
 
 /**
@@ -69,7 +71,9 @@ export class LiveRuns {
         if (digest.toolName && record.type === 'assistant') run.lastToolCall = { name: digest.toolName, summary: digest.summary, at: record.at };
         else if (record.type === 'assistant' && digest.summary) run.lastText = digest.summary;
         if (digest.usage) {
-          run.usageByMessage.set(digest.usage.messageId, digest.usage);
+          // The CLI repeats a message's usage on each of its content blocks: keep the latest, add up the content.
+          const previous = run.usageByMessage.get(digest.usage.messageId);
+          run.usageByMessage.set(digest.usage.messageId, { ...digest.usage, contentChars: (previous?.contentChars ?? 0) + digest.usage.contentChars });
           this.#recount(run);
         }
         if (record.type === 'result') {
@@ -129,11 +133,13 @@ export class LiveRuns {
     let estimate = 0;
     const session = { ...run.finished };
     for (const usage of run.usageByMessage.values()) {
+      // Mid-stream output counts are placeholders: estimate them from the content (about 4 characters a token).
+      const outputTokens = Math.max(usage.outputTokens, Math.ceil(usage.contentChars / CHARS_PER_TOKEN));
       session.inputTokens += usage.inputTokens;
-      session.outputTokens += usage.outputTokens;
+      session.outputTokens += outputTokens;
       session.cacheCreationInputTokens += usage.cacheCreationInputTokens;
       session.cacheReadInputTokens += usage.cacheReadInputTokens;
-      estimate += estimateCostUsd(usage.model, usage);
+      estimate += estimateCostUsd(usage.model, { ...usage, outputTokens });
     }
     run.inputTokens = session.inputTokens;
     run.outputTokens = session.outputTokens;

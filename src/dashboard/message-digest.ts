@@ -12,7 +12,17 @@ export interface MessageDigest {
   /** One line: the text, the tool call with its main argument, or the result. */
   summary: string;
   /** Per-API-call usage of an assistant message, keyed by the API message id (repeated for each content block). */
-  usage: { messageId: string; model: string | null; inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number } | null;
+  usage: {
+    messageId: string;
+    model: string | null;
+    inputTokens: number;
+    /** As the CLI reports it mid-stream: usually a placeholder until the result (notes, gotcha 5). */
+    outputTokens: number;
+    cacheCreationInputTokens: number;
+    cacheReadInputTokens: number;
+    /** Characters of content in this line (text, tool input, thinking), for an output estimate while live. */
+    contentChars: number;
+  } | null;
   /** The CLI's total cost of the invocation, on its result message. */
   costUsd: number | null;
 }
@@ -63,11 +73,21 @@ export function digestMessage(record: MessageRecord): MessageDigest {
   const content = Array.isArray(message?.content) ? message.content : [];
   if (record.type === 'assistant' && message) {
     const parts: string[] = [];
+    let contentChars = 0;
     for (const block of content) {
       const item = asObject(block);
-      if (item?.type === 'text' && typeof item.text === 'string') parts.push(item.text);
-      if (item?.type === 'tool_use' && typeof item.name === 'string') parts.push(`${item.name} ${mainToolArgument(asObject(item.input))}`);
-      if (item?.type === 'thinking') parts.push('(thinking)');
+      if (item?.type === 'text' && typeof item.text === 'string') {
+        parts.push(item.text);
+        contentChars += item.text.length;
+      }
+      if (item?.type === 'tool_use' && typeof item.name === 'string') {
+        parts.push(`${item.name} ${mainToolArgument(asObject(item.input))}`);
+        contentChars += JSON.stringify(item.input ?? {}).length;
+      }
+      if (item?.type === 'thinking') {
+        parts.push('(thinking)');
+        contentChars += typeof item.thinking === 'string' ? item.thinking.length : 0;
+      }
     }
     summary = parts.join(' · ');
     const rawUsage = asObject(message.usage);
@@ -79,6 +99,7 @@ export function digestMessage(record: MessageRecord): MessageDigest {
         outputTokens: asNumber(rawUsage.output_tokens),
         cacheCreationInputTokens: asNumber(rawUsage.cache_creation_input_tokens),
         cacheReadInputTokens: asNumber(rawUsage.cache_read_input_tokens),
+        contentChars,
       };
     }
   } else if (record.type === 'user') {

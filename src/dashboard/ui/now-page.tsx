@@ -44,7 +44,7 @@ function ActiveRow({ run, now }: { run: RunView; now: number }) {
         )}
       </td>
       <td class="num" data-field="messages">{live?.messageCount ?? '—'}</td>
-      <td class="num" data-field="tokens" title="input (incl. cache) / output">
+      <td class="num" data-field="tokens" title="input (incl. cache) / output; while a session runs its output is estimated from its text until the CLI reports it">
         {tokens(inputTokens)} / {tokens(outputTokens)}
       </td>
       <td class="num" data-field="cost" title={live && live.estimatedCostUsd > 0 ? 'estimated from tokens until the session reports its cost' : 'reported by the CLI'}>

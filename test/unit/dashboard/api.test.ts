@@ -307,8 +307,10 @@ describe('dashboard event stream', () => {
     const activity = await global.waitFor((frame) => frame.event === 'run.activity' && frame.data.includes('01run2developer'));
     const parsed = JSON.parse(activity.data) as { summary: string; live: { lastToolCall: { name: string }; outputTokens: number; estimatedCostUsd: number } };
     expect(parsed.summary).toBe('Write /x/a.js');
-    expect(parsed.live).toMatchObject({ lastToolCall: { name: 'Write' }, outputTokens: 100 });
-    expect(parsed.live.estimatedCostUsd).toBeCloseTo((1000 * 3 + 100 * 15) / 1_000_000, 10);
+    // The reported output (100) is a mid-stream placeholder; the 5 KB of content written is about 1,260 tokens.
+    const estimatedOutput = Math.ceil(JSON.stringify({ file_path: '/x/a.js', content: 'x'.repeat(5000) }).length / 4);
+    expect(parsed.live).toMatchObject({ lastToolCall: { name: 'Write' }, outputTokens: estimatedOutput });
+    expect(parsed.live.estimatedCostUsd).toBeCloseTo((1000 * 3 + estimatedOutput * 15) / 1_000_000, 10);
     expect(activity.data.length).toBeLessThan(1000);
     const full = await one.waitFor((frame) => frame.event === 'run.message');
     expect(full.data).toContain('x'.repeat(5000));
