@@ -69,8 +69,16 @@ export function useLiveResource<T>(options: {
         });
     };
     reloadRef.current = reload;
+    // Normally the snapshot loads on the stream's `hello`; if the stream cannot connect, show the store anyway.
+    let greeted = false;
+    const fallback = setTimeout(() => {
+      if (!greeted && current === null) reload();
+    }, 1500);
     const stop = followEvents(options.run === undefined ? {} : { run: options.run }, {
-      onSnapshotNeeded: reload,
+      onSnapshotNeeded: () => {
+        greeted = true;
+        reload();
+      },
       onState: setStream,
       onEvent: (name, payload) => {
         if (loading || current === null) {
@@ -83,6 +91,7 @@ export function useLiveResource<T>(options: {
     });
     return () => {
       cancelled = true;
+      clearTimeout(fallback);
       if (frame !== null) cancelAnimationFrame(frame);
       stop();
     };

@@ -29,6 +29,9 @@ export function UsagePage() {
   const perDay = useMemo(() => {
     if (!data) return null;
     const x = data.byDay.map((row) => Date.parse(`${row.key}T00:00:00Z`) / 1000);
+    // One day of data still gets a readable axis: a day either side of the days shown.
+    const xMin = x[0] ?? 0;
+    const xMax = x.at(-1) ?? 0;
     const cost = data.byDay.map((row) => row.costUsd);
     const tokenCounts = data.byDay.map((row) => row.inputTokens + row.outputTokens + row.cacheCreationInputTokens + row.cacheReadInputTokens);
     const options: Omit<uPlot.Options, 'width'> = {
@@ -39,7 +42,7 @@ export function UsagePage() {
         { label: 'tokens', stroke: '#f59e0b', width: 2, scale: 'tokens', points: { size: 6 }, value: (_u, v) => (v === null ? '—' : tokens(v)) },
       ],
       axes: [{}, { scale: 'usd', values: (_u, ticks) => ticks.map((v) => `$${v.toFixed(2)}`), size: 60 }, { scale: 'tokens', side: 1, grid: { show: false }, values: (_u, ticks) => ticks.map((v) => tokens(v)), size: 60 }],
-      scales: { x: { time: true, range: (_u, min, max) => [min - 86_400, max + 86_400] }, usd: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] }, tokens: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+      scales: { x: { time: true, auto: false, range: [xMin - 86_400, xMax + 86_400] }, usd: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] }, tokens: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     };
     return { options, data: [x, cost, tokenCounts] as uPlot.AlignedData };
   }, [data]);
@@ -56,11 +59,14 @@ export function UsagePage() {
     return { options, data: [names.map((_, index) => index), data.byAgent.map((row) => row.costUsd)] as uPlot.AlignedData };
   }, [data]);
 
-  const spanDays = days ?? Math.max(1, data && data.byDay.length > 0 ? (Date.now() - Date.parse(`${data.byDay[0]!.key}T00:00:00Z`)) / 86_400_000 : 1);
+  // Velocity counts the days since the first run in range (a new project is not slow because the range is 30 days).
+  const firstDay = data && data.byDay.length > 0 ? Date.parse(`${data.byDay[0]!.key}T00:00:00Z`) : Date.now();
+  const spanDays = Math.max(1, Math.min(days ?? Number.POSITIVE_INFINITY, Math.ceil((Date.now() - firstDay) / 86_400_000)));
   const totals = data?.totals;
   return (
     <div class="page">
       <ErrorBox error={error} />
+      {data === null && !error && <p class="muted">loading…</p>}
       <div class="filters bar" role="group" aria-label="filters">
         {Object.keys(RANGES).map((name) => (
           <button key={name} class={range === name ? 'on' : ''} onClick={() => setRange(name)}>
@@ -114,7 +120,7 @@ export function UsagePage() {
                 <td class="num">{row.succeeded}</td>
                 <td class="num">{row.failed}</td>
                 <td class="num">{row.runs > 0 ? `${Math.round((100 * row.succeeded) / row.runs)}%` : '—'}</td>
-                <td class="num" title="succeeded runs per day over the range">{(row.succeeded / spanDays).toFixed(1)}/day</td>
+                <td class="num" title="succeeded runs per day since the first run in the range">{(row.succeeded / spanDays).toFixed(1)}/day</td>
                 <td class="num">{duration(row.runs > 0 ? row.totalDurationMs / row.runs : null)}</td>
                 <td class="num">
                   {tokens(row.inputTokens + row.cacheCreationInputTokens + row.cacheReadInputTokens)} / {tokens(row.outputTokens)}
