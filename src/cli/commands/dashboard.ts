@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StoreFeed, startDashboard, type DashboardControls, type DocumentReader, type RunningDashboard } from '../../dashboard/index.js';
 import { isTerminalRunStatus } from '../../events/index.js';
 import { OrchestratorError } from '../../lib/errors.js';
+import { redactText } from '../../lib/redact.js';
 import { waitForTerminationSignal } from '../../lib/termination.js';
 import { nowIso } from '../../lib/time.js';
 import { git, readCommittedDocument, stopLocalSession, stopRun } from '../../orchestrator/index.js';
@@ -76,7 +77,7 @@ export async function openDashboard(
   options: { host?: string | undefined; port?: number | undefined; token?: string | undefined; strictPort?: boolean },
 ): Promise<RunningDashboard> {
   const paint = painter(ctx.stderr);
-  const onError = (error: unknown) => ctx.stderr.write(paint.yellow(`dashboard: ${error instanceof Error ? error.message : String(error)}\n`));
+  const onError = (error: unknown) => ctx.stderr.write(paint.yellow(`dashboard: ${redactText(error instanceof Error ? error.message : String(error))}\n`));
   const base = {
     store: ctx.store,
     bus: ctx.bus,
@@ -108,7 +109,7 @@ export async function dashboardCommand(options: DashboardCommandOptions): Promis
     const dashboard = await openDashboard(ctx, { host: options.host, port: options.port, token: options.token, strictPort: options.port !== undefined });
     // No orchestrator in this process: follow what orchestrators elsewhere write to the store.
     const feed = new StoreFeed(ctx.store, ctx.bus);
-    await feed.start((error) => ctx.stderr.write(`dashboard: reading the store failed: ${String(error)}\n`));
+    await feed.start((error) => ctx.stderr.write(`dashboard: reading the store failed: ${redactText(String(error))}\n`));
     ctx.stdout.write(`${paint.bold('dashboard')}: ${dashboard.url}  (Ctrl-C to stop)\n`);
     if (dashboard.token !== null && options.token === undefined && ctx.config.dashboard.token === undefined) {
       ctx.stdout.write(`  a token was generated for this non-loopback address; it is in the URL above and needed by every request\n`);
