@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/index.js';
 import { EventBus } from '../events/index.js';
+import { redactText } from '../lib/redact.js';
 import { MessageWriter, openStore, type Store } from '../store/index.js';
 
 export interface GlobalOptions {
@@ -45,8 +46,8 @@ export async function openContext(options: GlobalOptions, extra: ConfigOverrides
   const start = resolve(options.cwd ?? process.cwd());
   const config = await loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env, overrides: overridesFromGlobal(options, extra) });
   const store = await openStore({ url: config.database.url, sqlitePath: config.databasePath });
-  const bus = new EventBus((error) => process.stderr.write(`orchestrator: event listener failed: ${String(error)}\n`));
-  const writer = new MessageWriter(store, { onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${String(error)}\n`) });
+  const bus = new EventBus((error) => process.stderr.write(`orchestrator: event listener failed: ${redactText(String(error))}\n`));
+  const writer = new MessageWriter(store, { onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${redactText(String(error))}\n`) });
   return {
     config,
     store,
