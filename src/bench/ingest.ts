@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { InvocationId, JsonObject, MessageRecord, RunId } from '../events/index.js';
-import { DEFAULT_MAX_BATCH, MessageWriter, SqliteStore } from '../store/index.js';
+import pg from 'pg';
+import { DEFAULT_MAX_BATCH, MessageWriter, PostgresStore, SqliteStore, redactUrl } from '../store/index.js';
 
 /** A stream message shaped like the CLI's (about 1 KB of JSON). */
 function sampleMessage(seq: number): MessageRecord {
@@ -32,6 +33,8 @@ export interface IngestFigures {
   perMessageCommitWalPerSec: number;
   writerPerSec: number;
   rawBatchedPerSec: number;
+  /** The same writer into PostgreSQL (a schema of its own), or why it was not measured. */
+  postgres: { writerPerSec: number } | { skipped: string };
 }
 
 const INSERT = 'INSERT INTO messages (invocation_id, run_id, seq, at, type, subtype, tool_name, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
@@ -45,7 +48,7 @@ function freshStore(dir: string, name: string): SqliteStore {
  * Message ingest, three ways on three fresh SQLite files with the same schema and pragmas, side by side:
  * one commit per message (the seed system's method), our MessageWriter, and raw batched inserts (the ceiling).
  */
-export async function benchmarkMessageIngest(messages: number): Promise<IngestFigures> {
+export async function benchmarkMessageIngest(messages: number, postgresUrl: string | null = null): Promise<IngestFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'orch-bench-ingest-'));
   const records = Array.from({ length: messages }, (_, index) => sampleMessage(index + 1));
   try {
@@ -94,8 +97,35 @@ export async function benchmarkMessageIngest(messages: number): Promise<IngestFi
     for (let index = 0; index < records.length; index += DEFAULT_MAX_BATCH) insertBatch(records.slice(index, index + DEFAULT_MAX_BATCH));
     const rawBatchedPerSec = messages / ((performance.now() - start) / 1000);
     raw.close();
-    return { messages, perMessageCommitPerSec, perMessageCommitWalPerSec, writerPerSec, rawBatchedPerSec };
+    return { messages, perMessageCommitPerSec, perMessageCommitWalPerSec, writerPerSec, rawBatchedPerSec, postgres: await postgresWriter(postgresUrl, records) };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The MessageWriter into PostgreSQL, in a schema made and dropped for the run: for users choosing a store. */
+async function postgresWriter(url: string | null, records: readonly MessageRecord[]): Promise<{ writerPerSec: number } | { skipped: string }> {
+  if (url === null) return { skipped: 'no PostgreSQL URL given' };
+  const schema = `orch_bench_${Date.now().toString(36)}`;
+  let store: PostgresStore;
+  try {
+    store = await PostgresStore.open(url, { schema });
+  } catch (error) {
+    return { skipped: `PostgreSQL at ${redactUrl(url)} not reachable: ${(error as Error).message}` };
+  }
+  try {
+    const writer = new MessageWriter(store);
+    const start = performance.now();
+    for (const record of records) writer.write(record);
+    await writer.flush();
+    const writerPerSec = records.length / ((performance.now() - start) / 1000);
+    await writer.close();
+    return { writerPerSec };
+  } finally {
+    await store.close();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
   }
 }

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
 
   if (want('ingest')) {
     log('message ingest…');
-    const figures = await benchmarkMessageIngest(50_000);
+    const figures = await benchmarkMessageIngest(50_000, process.env.ORCHESTRATOR_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
     sections.push(
       [
         '## 2. Message ingest (target ≥ 30× one-commit-per-message, within 2× of raw batched inserts)',
@@ -61,9 +61,13 @@ async function main(): Promise<void> {
         `| one commit per message, WAL + synchronous=NORMAL | ${figures.perMessageCommitWalPerSec.toFixed(0)} | ${(figures.writerPerSec / figures.perMessageCommitWalPerSec).toFixed(1)}× |`,
         `| MessageWriter (batches of ${DEFAULT_MAX_BATCH}, one transaction each) | ${figures.writerPerSec.toFixed(0)} | 1× |`,
         `| raw batched inserts (${DEFAULT_MAX_BATCH} per transaction, no abstraction) | ${figures.rawBatchedPerSec.toFixed(0)} | **${(figures.writerPerSec / figures.rawBatchedPerSec).toFixed(2)}×** (raw is ${(figures.rawBatchedPerSec / figures.writerPerSec).toFixed(2)}× faster) |`,
+        '',
+        'writerPerSec' in figures.postgres
+          ? `For comparison (no target), the same MessageWriter into PostgreSQL 127.0.0.1 (one multi-row INSERT per batch): ${figures.postgres.writerPerSec.toFixed(0)} messages/s.`
+          : `PostgreSQL not measured: ${'skipped' in figures.postgres ? figures.postgres.skipped : ''}.`,
       ].join('\n'),
     );
-    log(`  writer ${figures.writerPerSec.toFixed(0)}/s, naive ${figures.perMessageCommitPerSec.toFixed(0)}/s, raw ${figures.rawBatchedPerSec.toFixed(0)}/s`);
+    log(`  writer ${figures.writerPerSec.toFixed(0)}/s, naive ${figures.perMessageCommitPerSec.toFixed(0)}/s, raw ${figures.rawBatchedPerSec.toFixed(0)}/s, postgres ${'writerPerSec' in figures.postgres ? `${figures.postgres.writerPerSec.toFixed(0)}/s` : figures.postgres.skipped}`);
   }
 
   if (want('roadmap')) {
