@@ -8,6 +8,7 @@ import { errorMessage } from '../../lib/errors.js';
 import { locateClaudeCli } from '../../runtime/index.js';
 import { openStore } from '../../store/index.js';
 import { findRepoRoot, overridesFromGlobal, type GlobalOptions } from '../context.js';
+import { dashboardUiDir } from './dashboard.js';
 import { painter } from '../format.js';
 
 const run = promisify(execFile);
@@ -97,6 +98,13 @@ export async function doctorCommand(options: GlobalOptions): Promise<number> {
       checks.push({ name: 'agents', ok: problems.length === 0, detail: problems.length > 0 ? problems.join('; ') : names.join(', ') || 'none', fix: 'Fix the named agent file.' });
     }
   }
+
+  const ui = dashboardUiDir();
+  checks.push(
+    ui === null
+      ? { name: 'dashboard', ok: true, warning: true, detail: 'the web UI is not built (the API still works)', fix: 'Run `npm run build` in the orchestrator package.' }
+      : { name: 'dashboard', ok: true, detail: `web UI in ${ui}` },
+  );
 
   if (process.getuid?.() === 0) {
     checks.push({ name: 'user', ok: true, warning: true, detail: 'running as root: the CLI refuses --dangerously-skip-permissions', fix: 'Nothing to do: the orchestrator grants tools explicitly per role.' });
