@@ -36,7 +36,7 @@ const boundaryConfigs = Object.entries(boundaries).map(([folder, allowed]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'src/dashboard/ui/**', 'scripts/**', 'eslint.config.js', 'vite.config.ts', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'scripts/**', 'eslint.config.js', 'vite.config.ts', 'coverage/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -59,6 +59,21 @@ export default tseslint.config(
     },
   },
   ...boundaryConfigs,
+  {
+    // The web UI runs in the browser: it may import its own files, preact/uplot, and only the API's types.
+    files: ['src/dashboard/ui/**/*.ts', 'src/dashboard/ui/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'the web UI runs in the browser' },
+            { group: ['../*', '!../api-types.js', '../../*'], message: 'the web UI may import only ../api-types.js (types) from the server side' },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['src/cli/**/*.ts', 'src/config/**/*.ts', 'src/bench/**/*.ts'],
     rules: {

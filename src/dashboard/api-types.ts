@@ -2,11 +2,11 @@
  * The dashboard's HTTP API, as the web UI sees it. Types only: the UI imports this file, never server code.
  */
 import type { AuditEventRecord, InvocationRecord, RunSummary, UsageRow, WorkItemRecord } from '../store/index.js';
-import type { MessageRecord } from '../events/index.js';
+import type { JsonObject, JsonValue, MessageRecord } from '../events/index.js';
 import type { LiveRunState } from './live-runs.js';
 import type { MessageDigest } from './message-digest.js';
 
-export type { AuditEventRecord, InvocationRecord, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkItemRecord };
+export type { AuditEventRecord, InvocationRecord, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkItemRecord };
 
 export interface ServerInfo {
   version: string;

@@ -1,6 +1,5 @@
 import { memo } from 'preact/compat';
-import type { JsonObject, JsonValue } from '../../events/index.js';
-import type { MessageRecord } from '../api-types.js';
+import type { JsonObject, JsonValue, MessageRecord } from '../api-types.js';
 import { duration, money, time } from './format.js';
 
 function asObject(value: JsonValue | undefined): JsonObject | null {
@@ -9,6 +8,11 @@ function asObject(value: JsonValue | undefined): JsonObject | null {
 
 function asArray(value: JsonValue | undefined): JsonValue[] {
   return Array.isArray(value) ? value : [];
+}
+
+/** A scalar for display ('' for anything else). */
+function scalar(value: JsonValue | undefined): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }
 
 function pretty(value: JsonValue | undefined): string {
@@ -56,9 +60,9 @@ function AssistantBlocks({ message }: { message: MessageRecord }) {
           const input = asObject(item.input);
           const body = pretty(input ?? {});
           return (
-            <div key={index} class="tl-item tl-tool" data-kind="tool_use" data-tool={String(item.name)}>
+            <div key={index} class="tl-item tl-tool" data-kind="tool_use" data-tool={scalar(item.name)}>
               <div class="tl-label">
-                tool call <span class="tool-name">{String(item.name)}</span>
+                tool call <span class="tool-name">{scalar(item.name)}</span>
               </div>
               <details class="tl-body" open={body.length < 2000}>
                 <summary class="mono">{typeof input?.file_path === 'string' ? input.file_path : typeof input?.command === 'string' ? input.command : 'input'}</summary>
@@ -142,7 +146,7 @@ function ResultItem({ message }: { message: MessageRecord }) {
       <div class="tl-label">
         result · {message.subtype ?? 'done'} · {money(typeof payload.total_cost_usd === 'number' ? payload.total_cost_usd : null)} · {typeof payload.num_turns === 'number' ? `${payload.num_turns} turns` : ''} ·{' '}
         {duration(typeof payload.duration_ms === 'number' ? payload.duration_ms : null)}
-        {usage ? ` · ${String(usage.input_tokens ?? 0)} in / ${String(usage.output_tokens ?? 0)} out` : ''}
+        {usage ? ` · ${scalar(usage.input_tokens ?? 0)} in / ${scalar(usage.output_tokens ?? 0)} out` : ''}
       </div>
       {typeof payload.result === 'string' && <div class="tl-body prose">{payload.result}</div>}
       {asArray(payload.errors).length > 0 && <pre class="tl-body">{pretty(payload.errors)}</pre>}
@@ -160,7 +164,7 @@ export const TimelineItem = memo(function TimelineItem({ message, names }: { mes
         message.subtype === 'init' ? (
           <div class="tl-item tl-system" data-kind="init">
             <div class="tl-label">
-              session started · {String(message.payload.model ?? '')} · {asArray(message.payload.tools).length} tools · <span class="mono">{String(message.payload.session_id ?? '')}</span>
+              session started · {scalar(message.payload.model)} · {asArray(message.payload.tools).length} tools · <span class="mono">{scalar(message.payload.session_id)}</span>
             </div>
           </div>
         ) : (
