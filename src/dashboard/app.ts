@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { RunId } from '../events/index.js';
 import { isTerminalRunStatus } from '../events/index.js';
 import { mayContainSecret, redactValue } from '../lib/redact.js';
-import type { InvocationRecord, RunRecord, RunSummary, Store, UsageRow, WorkItemRecord } from '../store/index.js';
+import { summarizeRun, type InvocationRecord, type RunRecord, type RunSummary, type Store, type UsageRow, type WorkItemRecord } from '../store/index.js';
 import type {
   ApiErrorBody,
   DocumentResponse,
@@ -66,25 +66,6 @@ function send<T>(body: T, status: 200 | 202 | 400 | 401 | 403 | 404 | 409 | 414 
 
 function errorBody(code: string, message: string, hint?: string): ApiErrorBody {
   return { error: { code, message, ...(hint === undefined ? {} : { hint }) } };
-}
-
-function summarize(run: RunRecord, invocations: readonly InvocationRecord[]): RunSummary {
-  const sum = (pick: (invocation: InvocationRecord) => number) => invocations.reduce((total, invocation) => total + pick(invocation), 0);
-  const last = invocations.at(-1);
-  const finished = invocations.filter((invocation) => invocation.durationMs !== null);
-  return {
-    ...run,
-    invocationCount: invocations.length,
-    sessionId: [...invocations].reverse().find((invocation) => invocation.sessionId !== null)?.sessionId ?? null,
-    model: last?.model ?? null,
-    inputTokens: sum((invocation) => invocation.inputTokens),
-    outputTokens: sum((invocation) => invocation.outputTokens),
-    cacheCreationInputTokens: sum((invocation) => invocation.cacheCreationInputTokens),
-    cacheReadInputTokens: sum((invocation) => invocation.cacheReadInputTokens),
-    costUsd: sum((invocation) => invocation.costUsd),
-    numTurns: sum((invocation) => invocation.numTurns ?? 0),
-    durationMs: finished.length === 0 ? null : finished.reduce((total, invocation) => total + (invocation.durationMs ?? 0), 0),
-  };
 }
 
 function totalsOf(rows: readonly UsageRow[]): UsageRow {
@@ -187,7 +168,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       run.workItemId ? store.getWorkItem(run.workItemId) : Promise.resolve(null),
     ]);
     const items = new Map(workItem ? [[workItem.id, workItem]] : []);
-    return send<RunDetailResponse>({ run: view(summarize(run, invocations), items), invocations, events: auditEvents, workItem });
+    return send<RunDetailResponse>({ run: view(summarizeRun(run, invocations), items), invocations, events: auditEvents, workItem });
   });
 
   app.get('/api/runs/:id/messages', async (c) => {
@@ -212,7 +193,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const outcome = await controls.stopRun(run);
     const current = (await store.getRun(run.id)) ?? run;
     const invocations = await store.listInvocations(run.id);
-    return send<StopResponse>({ outcome, run: view(summarize(current, invocations), new Map()) }, outcome === 'stopping' ? 202 : 200);
+    return send<StopResponse>({ outcome, run: view(summarizeRun(current, invocations), new Map()) }, outcome === 'stopping' ? 202 : 200);
   });
 
   app.get('/api/work-items', async () => {

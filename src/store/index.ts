@@ -3,3 +3,4 @@ export { DEFAULT_MAX_BATCH, MessageWriter, type MessageWriterOptions } from './m
 export { openStore } from './open-store.js';
 export { PostgresStore, redactUrl } from './postgres-store.js';
 export { SqliteStore } from './sqlite-store.js';
+export { summarizeRun } from './rows.js';

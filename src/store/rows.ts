@@ -70,27 +70,61 @@ export const EMPTY_TOTALS: RunTotals = {
   durationMs: null,
 };
 
-/** Sums invocation rows (ordered by start) into per-run totals; the latest invocation gives session and model. */
+/** The fields of one invocation that add up into its run's totals (from a row or a record). */
+interface InvocationUsage {
+  sessionId: string | null;
+  model: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+  costUsd: number;
+  numTurns: number | null;
+  durationMs: number | null;
+}
+
+/** Adds one invocation (taken in start order) to its run's totals; the latest one gives session and model. */
+function addInvocation(current: RunTotals, invocation: InvocationUsage): RunTotals {
+  return {
+    invocationCount: current.invocationCount + 1,
+    sessionId: invocation.sessionId ?? current.sessionId,
+    model: invocation.model ?? current.model,
+    inputTokens: current.inputTokens + invocation.inputTokens,
+    outputTokens: current.outputTokens + invocation.outputTokens,
+    cacheCreationInputTokens: current.cacheCreationInputTokens + invocation.cacheCreationInputTokens,
+    cacheReadInputTokens: current.cacheReadInputTokens + invocation.cacheReadInputTokens,
+    costUsd: current.costUsd + invocation.costUsd,
+    numTurns: current.numTurns + (invocation.numTurns ?? 0),
+    durationMs: invocation.durationMs === null ? current.durationMs : (current.durationMs ?? 0) + invocation.durationMs,
+  };
+}
+
+/** Sums invocation rows (ordered by start) into per-run totals. */
 export function totalsFromInvocationRows(rows: readonly Row[]): Map<string, RunTotals> {
   const totals = new Map<string, RunTotals>();
   for (const row of rows) {
     const runId = str(row.run_id);
-    const current = totals.get(runId) ?? { ...EMPTY_TOTALS };
-    const duration = numOrNull(row.duration_ms);
-    totals.set(runId, {
-      invocationCount: current.invocationCount + 1,
-      sessionId: strOrNull(row.session_id) ?? current.sessionId,
-      model: strOrNull(row.model) ?? current.model,
-      inputTokens: current.inputTokens + num(row.input_tokens),
-      outputTokens: current.outputTokens + num(row.output_tokens),
-      cacheCreationInputTokens: current.cacheCreationInputTokens + num(row.cache_creation_input_tokens),
-      cacheReadInputTokens: current.cacheReadInputTokens + num(row.cache_read_input_tokens),
-      costUsd: current.costUsd + num(row.cost_usd),
-      numTurns: current.numTurns + num(row.num_turns),
-      durationMs: duration === null ? current.durationMs : (current.durationMs ?? 0) + duration,
-    });
+    totals.set(
+      runId,
+      addInvocation(totals.get(runId) ?? EMPTY_TOTALS, {
+        sessionId: strOrNull(row.session_id),
+        model: strOrNull(row.model),
+        inputTokens: num(row.input_tokens),
+        outputTokens: num(row.output_tokens),
+        cacheCreationInputTokens: num(row.cache_creation_input_tokens),
+        cacheReadInputTokens: num(row.cache_read_input_tokens),
+        costUsd: num(row.cost_usd),
+        numTurns: numOrNull(row.num_turns),
+        durationMs: numOrNull(row.duration_ms),
+      }),
+    );
   }
   return totals;
+}
+
+/** A run with the totals of its invocations (given in start order), as lists show it. */
+export function summarizeRun(run: RunRecord, invocations: readonly InvocationRecord[]): RunSummary {
+  return summaryOf(run, invocations.reduce(addInvocation, EMPTY_TOTALS));
 }
 
 export function summaryOf(run: RunRecord, totals: RunTotals | undefined): RunSummary {
