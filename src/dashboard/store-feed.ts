@@ -89,6 +89,10 @@ export class StoreFeed {
       if (event.kind === 'work_item.transitioned' && event.workItemId && typeof event.data.from === 'string' && typeof event.data.to === 'string') {
         this.#bus.emit('work_item.transitioned', { workItemId: event.workItemId, from: event.data.from, to: event.data.to, reason: event.message, at: event.at });
       }
+      if (event.kind === 'orchestrator.notice') {
+        const level = event.data.level === 'warn' || event.data.level === 'error' ? event.data.level : 'info';
+        this.#bus.emit('orchestrator.notice', { level, message: event.message, at: event.at });
+      }
     }
   }
 

@@ -535,8 +535,11 @@ export class Supervisor {
     return { limit, spent, exhausted: spent >= limit };
   }
 
+  /** A notice for the terminal and the dashboard, kept in the audit trail (a dashboard in another process reads it there). */
   #notice(level: 'info' | 'warn' | 'error', message: string): void {
-    this.#bus().emit('orchestrator.notice', { level, message, at: nowIso() });
+    const at = nowIso();
+    this.#bus().emit('orchestrator.notice', { level, message, at });
+    this.#options.store.appendEvent({ at, kind: 'orchestrator.notice', message, data: { level } }).catch(() => undefined);
   }
 
   #bus(): EventBus {

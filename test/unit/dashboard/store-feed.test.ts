@@ -37,6 +37,8 @@ describe('StoreFeed (a dashboard in its own process follows what orchestrators c
     const bus = new EventBus();
     const seen: [OrchestratorEventName, string][] = [];
     bus.onAny((name, payload) => seen.push([name, 'seq' in payload ? `${payload.runId}#${payload.seq}` : 'runId' in payload ? String(payload.runId) : String((payload as { to?: string }).to)]));
+    const notices: string[] = [];
+    bus.on('orchestrator.notice', (notice) => notices.push(`${notice.level}: ${notice.message}`));
     const feed = new StoreFeed(store, bus, { intervalMs: 60_000 });
     await feed.start(() => {});
     try {
@@ -55,13 +57,16 @@ describe('StoreFeed (a dashboard in its own process follows what orchestrators c
       await store.appendMessages([message('r1', 'i1', 3)]);
       await store.finishRun('r1' as RunId, { status: 'succeeded', endedAt: '2026-11-25T10:01:00.000Z' });
       await store.transitionWorkItem('P-1' as WorkItemId, 'specifying', 'spec_ready', 'spec written', '2026-11-25T10:01:00.000Z');
+      await store.appendEvent({ at: '2026-11-25T10:01:01.000Z', kind: 'orchestrator.notice', message: 'daily budget reached', data: { level: 'warn' } });
       await feed.poll();
       await feed.poll();
       expect(seen).toEqual([
         ['run.message', 'r1#3'],
         ['run.ended', 'r1'],
         ['work_item.transitioned', 'spec_ready'],
+        ['orchestrator.notice', 'undefined'],
       ]);
+      expect(notices).toEqual(['warn: daily budget reached']);
     } finally {
       await feed.stop();
     }
