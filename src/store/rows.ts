@@ -44,18 +44,8 @@ export function runFromRow(row: Row): RunRecord {
   };
 }
 
-export interface RunTotals {
-  invocationCount: number;
-  sessionId: string | null;
-  model: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreationInputTokens: number;
-  cacheReadInputTokens: number;
-  costUsd: number;
-  numTurns: number;
-  durationMs: number | null;
-}
+/** What a run summary adds to its run: the totals of its invocations. */
+export type RunTotals = Omit<RunSummary, keyof RunRecord>;
 
 export const EMPTY_TOTALS: RunTotals = {
   invocationCount: 0,
@@ -71,17 +61,10 @@ export const EMPTY_TOTALS: RunTotals = {
 };
 
 /** The fields of one invocation that add up into its run's totals (from a row or a record). */
-interface InvocationUsage {
-  sessionId: string | null;
-  model: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreationInputTokens: number;
-  cacheReadInputTokens: number;
-  costUsd: number;
-  numTurns: number | null;
-  durationMs: number | null;
-}
+type InvocationUsage = Pick<
+  InvocationRecord,
+  'sessionId' | 'model' | 'inputTokens' | 'outputTokens' | 'cacheCreationInputTokens' | 'cacheReadInputTokens' | 'costUsd' | 'numTurns' | 'durationMs'
+>;
 
 /** Adds one invocation (taken in start order) to its run's totals; the latest one gives session and model. */
 function addInvocation(current: RunTotals, invocation: InvocationUsage): RunTotals {
