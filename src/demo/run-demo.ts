@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { runOrchestrator } from '../cli/commands/start.js';
 import { openContext } from '../cli/context.js';
+import { commandForHints } from '../cli/invocation.js';
 import { painter } from '../cli/format.js';
 import { ConfigError } from '../lib/errors.js';
 import { waitForTerminationSignal } from '../lib/termination.js';
@@ -61,6 +62,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const roadmap = (await git('git', ['show', 'main:docs/roadmap/ROADMAP.md'], { cwd: dir })).stdout;
     const statuses = roadmap.split('\n').filter((line) => line.startsWith('### PRIORITY') || line.startsWith('**Status**'));
     const log = (await git('git', ['log', '--oneline', '--graph', '-14', 'main'], { cwd: dir })).stdout.trim();
+    const self = commandForHints(process.argv, options.env, process.cwd());
     out.write(
       [
         '',
@@ -71,10 +73,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         ...log.split('\n').map((line) => `  ${line}`),
         '',
         `Database: ${ctx.config.databasePath}`,
-        `Explore:  node dist/cli/main.js --cwd ${dir} status`,
-        `          node dist/cli/main.js --cwd ${dir} ps --all`,
-        `          node dist/cli/main.js --cwd ${dir} usage --by agent`,
-        `          node dist/cli/main.js --cwd ${dir} dashboard`,
+        `Explore:  ${self} --cwd ${dir} status`,
+        `          ${self} --cwd ${dir} ps --all`,
+        `          ${self} --cwd ${dir} usage --by agent`,
+        `          ${self} --cwd ${dir} dashboard`,
         '',
       ].join('\n'),
     );

@@ -5,6 +5,7 @@ import { AGENT_NAMES, DEFAULT_AGENTS } from '../../agents/index.js';
 import { CONFIG_FILE_NAME, configSchema } from '../../config/index.js';
 import { NotAGitRepoError } from '../../lib/errors.js';
 import { painter } from '../format.js';
+import { commandForHints } from '../invocation.js';
 
 export const ROADMAP_TEMPLATE = `# Roadmap
 
@@ -56,7 +57,7 @@ export async function initCommand(options: { cwd?: string; force?: boolean }): P
     await writeFile(gitignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}# orchestrator runtime data (database, worktrees, logs)\n${missing.join('\n')}\n`);
     out.write(`${paint.green('update')}  .gitignore (${missing.join(', ')})\n`);
   }
-  out.write(`\nNext: edit ${relative(process.cwd(), join(root, 'docs/roadmap/ROADMAP.md')) || 'docs/roadmap/ROADMAP.md'}, commit, then run \`orchestrator start\`.\n`);
+  out.write(`\nNext: edit ${relative(process.cwd(), join(root, 'docs/roadmap/ROADMAP.md')) || 'docs/roadmap/ROADMAP.md'}, commit, then run \`${commandForHints(process.argv, process.env, process.cwd())} start\`.\n`);
   if (skipped > 0) out.write(paint.dim(`${skipped} existing file(s) kept.\n`));
   return 0;
 }
