@@ -137,6 +137,12 @@ function validKeysAt(path: readonly string[]): string[] {
   let schema: unknown = configSchema;
   for (const segment of path) {
     schema = unwrap(schema);
+    // A record (e.g. `pricing`): any key, each value of the record's value schema.
+    const valueType = (schema as { def?: { type?: string; valueType?: unknown } } | undefined)?.def;
+    if (valueType?.type === 'record') {
+      schema = valueType.valueType;
+      continue;
+    }
     const shape = (schema as { shape?: Record<string, unknown> }).shape;
     if (!shape?.[segment]) return [];
     schema = shape[segment];
