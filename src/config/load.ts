@@ -128,7 +128,9 @@ function configErrorFrom(error: z.ZodError, source: string): ConfigError {
       hint: `Valid keys here: ${valid.join(', ')}.`,
     });
   }
-  return new ConfigError(`${source}: ${path || '(root)'}: ${issue.message}`, {
+  // A bad key of a record (e.g. `pricing`): zod nests the reason the key was refused.
+  const message = issue.code === 'invalid_key' ? `invalid key: ${issue.issues[0]?.message ?? issue.message}` : issue.message;
+  return new ConfigError(`${source}: ${path || '(root)'}: ${message}`, {
     hint: 'See README.md, section Configuration, for every key and its type.',
   });
 }
