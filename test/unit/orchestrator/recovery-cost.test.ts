@@ -41,7 +41,7 @@ describe('crash recovery: an orphaned session keeps its tokens and cost, marked 
       invocationId,
       seq: index + 1,
       at: new Date().toISOString(),
-      type: String(payload.type),
+      type: typeof payload.type === 'string' ? payload.type : '?',
       subtype: typeof payload.subtype === 'string' ? payload.subtype : null,
       toolName: null,
       payload,
