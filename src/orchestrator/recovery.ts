@@ -56,7 +56,8 @@ async function closeOpenInvocations(store: Store, run: RunRecord, prices: PriceT
       status: 'orphaned',
       endedAt: nowIso(),
       sessionId,
-      model: invocation.model,
+      // The model the CLI reported in its init line (as a finished invocation records it), else the one asked for.
+      model: typeof first?.payload.model === 'string' ? first.payload.model : invocation.model,
       cliVersion: typeof first?.payload.claude_code_version === 'string' ? first.payload.claude_code_version : null,
       durationMs: null,
       durationApiMs: null,
