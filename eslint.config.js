@@ -9,15 +9,16 @@ const boundaries = {
   config: ['lib', 'config'],
   runtime: ['lib', 'events', 'runtime'],
   store: ['lib', 'events', 'store'],
+  usage: ['lib', 'events', 'usage'],
   roadmap: ['lib', 'roadmap'],
   git: ['lib', 'git'],
   agents: ['lib', 'events', 'agents', 'roadmap'],
   'scripted-model': ['lib', 'scripted-model'],
-  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'roadmap', 'git', 'agents', 'orchestrator'],
-  dashboard: ['lib', 'events', 'store', 'dashboard'],
-  demo: ['lib', 'events', 'config', 'runtime', 'store', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'cli', 'demo'],
-  cli: ['lib', 'events', 'config', 'runtime', 'store', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'demo', 'cli'],
-  bench: ['lib', 'events', 'config', 'runtime', 'store', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'bench'],
+  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator'],
+  dashboard: ['lib', 'events', 'store', 'usage', 'dashboard'],
+  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'cli', 'demo'],
+  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'demo', 'cli'],
+  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'bench'],
 };
 const folders = Object.keys(boundaries);
 

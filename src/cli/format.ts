@@ -125,22 +125,34 @@ export function runRow(run: RunSummary): string[] {
     run.createdAt.replace('T', ' ').slice(0, 19),
     formatDuration(Math.max(0, end - start)),
     (run.inputTokens + run.outputTokens).toLocaleString('en-US'),
-    `$${run.costUsd.toFixed(4)}`,
+    formatCost(run.costUsd, run.costEstimated, { digits: 4, short: true }),
     oneLine(run.errorMessage ?? run.prompt, 50),
   ];
 }
 export const RUN_HEADERS = ['RUN', 'AGENT', 'STATUS', 'PID', 'CREATED (UTC)', 'ELAPSED', 'TOKENS', 'COST', 'TASK / ERROR'];
 
-export function sumInvocations(invocations: readonly InvocationRecord[]): { inputTokens: number; outputTokens: number; cacheTokens: number; costUsd: number } {
+export function sumInvocations(invocations: readonly InvocationRecord[]): { inputTokens: number; outputTokens: number; cacheTokens: number; costUsd: number; costEstimated: boolean } {
   let inputTokens = 0;
   let outputTokens = 0;
   let cacheTokens = 0;
   let costUsd = 0;
+  let costEstimated = false;
   for (const invocation of invocations) {
     inputTokens += invocation.inputTokens;
     outputTokens += invocation.outputTokens;
     cacheTokens += invocation.cacheCreationInputTokens + invocation.cacheReadInputTokens;
     costUsd += invocation.costUsd;
+    costEstimated ||= invocation.costEstimated;
   }
-  return { inputTokens, outputTokens, cacheTokens, costUsd };
+  return { inputTokens, outputTokens, cacheTokens, costUsd, costEstimated };
+}
+
+/**
+ * A cost in USD; our estimate (a session that ended without the CLI's result) is marked `≈$0.0123 (estimated)`,
+ * or just `≈$0.0123` in a table (`short`).
+ */
+export function formatCost(usd: number, estimated: boolean, options: { digits: number; short?: boolean }): string {
+  const amount = `$${usd.toFixed(options.digits)}`;
+  if (!estimated) return amount;
+  return options.short ? `≈${amount}` : `≈${amount} (estimated)`;
 }

@@ -128,7 +128,9 @@ function configErrorFrom(error: z.ZodError, source: string): ConfigError {
       hint: `Valid keys here: ${valid.join(', ')}.`,
     });
   }
-  return new ConfigError(`${source}: ${path || '(root)'}: ${issue.message}`, {
+  // A bad key of a record (e.g. `pricing`): zod nests the reason the key was refused.
+  const message = issue.code === 'invalid_key' ? `invalid key: ${issue.issues[0]?.message ?? issue.message}` : issue.message;
+  return new ConfigError(`${source}: ${path || '(root)'}: ${message}`, {
     hint: 'See README.md, section Configuration, for every key and its type.',
   });
 }
@@ -137,6 +139,12 @@ function validKeysAt(path: readonly string[]): string[] {
   let schema: unknown = configSchema;
   for (const segment of path) {
     schema = unwrap(schema);
+    // A record (e.g. `pricing`): any key, each value of the record's value schema.
+    const valueType = (schema as { def?: { type?: string; valueType?: unknown } } | undefined)?.def;
+    if (valueType?.type === 'record') {
+      schema = valueType.valueType;
+      continue;
+    }
     const shape = (schema as { shape?: Record<string, unknown> }).shape;
     if (!shape?.[segment]) return [];
     schema = shape[segment];

@@ -58,6 +58,30 @@ const dashboardSchema = z
   })
   .strict();
 
+const perMTok = z.number().nonnegative();
+/** USD per million tokens of one model (or of every model a `*` prefix matches). */
+const modelPriceSchema = z
+  .object({
+    inputPerMTok: perMTok,
+    outputPerMTok: perMTok,
+    /** 5-minute prompt-cache writes. */
+    cacheWritePerMTok: perMTok,
+    cacheReadPerMTok: perMTok,
+    /** 1-hour prompt-cache writes; the 5-minute price when absent. */
+    cacheWrite1hPerMTok: perMTok.optional(),
+  })
+  .strict();
+
+/**
+ * Prices for the cost we estimate when a session ends without the CLI's result (see docs/architecture.md), merged
+ * over the built-in table: a model id (`claude-opus-4-8`; a snapshot date or `[1m]` is ignored), or a prefix ending
+ * in `*` (`claude-opus-*`) for every model it starts, the longest prefix winning.
+ */
+const pricingSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@[\]-]*\*?$/, 'must be a model id (claude-opus-4-8) or a prefix ending in * (claude-opus-*)'),
+  modelPriceSchema,
+);
+
 export const configSchema = z
   .object({
     /** Branch finished work is merged into; default: the repository's current branch. */
@@ -87,6 +111,7 @@ export const configSchema = z
       .strict()
       .default({ maxRounds: 3 }),
     dashboard: dashboardSchema.default(dashboardSchema.parse({})),
+    pricing: pricingSchema.default({}),
   })
   .strict();
 

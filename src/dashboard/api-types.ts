@@ -52,6 +52,8 @@ export interface MessagesResponse {
 export interface WorkItemView extends WorkItemRecord {
   runs: RunView[];
   costUsd: number;
+  /** true when any of its runs' cost is our estimate (a session that ended without the CLI's result). */
+  costEstimated: boolean;
 }
 
 export interface WorkItemsResponse {

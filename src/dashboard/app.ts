@@ -69,7 +69,7 @@ function errorBody(code: string, message: string, hint?: string): ApiErrorBody {
 }
 
 function totalsOf(rows: readonly UsageRow[]): UsageRow {
-  const total: UsageRow = { key: 'total', runs: 0, succeeded: 0, failed: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0, costUsd: 0, totalDurationMs: 0 };
+  const total: UsageRow = { key: 'total', runs: 0, succeeded: 0, failed: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0, costUsd: 0, costEstimated: false, totalDurationMs: 0 };
   for (const row of rows) {
     total.runs += row.runs;
     total.succeeded += row.succeeded;
@@ -79,6 +79,7 @@ function totalsOf(rows: readonly UsageRow[]): UsageRow {
     total.cacheCreationInputTokens += row.cacheCreationInputTokens;
     total.cacheReadInputTokens += row.cacheReadInputTokens;
     total.costUsd += row.costUsd;
+    total.costEstimated ||= row.costEstimated;
     total.totalDurationMs += row.totalDurationMs;
   }
   return total;
@@ -202,7 +203,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const views: WorkItemView[] = [];
     for (const item of items) {
       const runs = (await store.listRuns({ workItemId: item.id, limit: 200 })).map((run) => view(run, byId));
-      views.push({ ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0) });
+      views.push({ ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0), costEstimated: runs.some((run) => run.costEstimated) });
     }
     return send<WorkItemsResponse>({ items: views });
   });
@@ -213,7 +214,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const byId = new Map([[item.id, item]]);
     const runs = (await store.listRuns({ workItemId: item.id, limit: 500 })).map((run) => view(run, byId));
     const auditEvents = await store.listEvents({ workItemId: item.id, limit: 2000 });
-    return send<WorkItemDetailResponse>({ item: { ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0) }, events: auditEvents });
+    return send<WorkItemDetailResponse>({ item: { ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0), costEstimated: runs.some((run) => run.costEstimated) }, events: auditEvents });
   });
 
   app.get('/api/work-items/:id/documents/:kind', async (c) => {

@@ -1,4 +1,5 @@
 import type { EventBus, JsonValue } from '../events/index.js';
+import { ZERO_TOKENS, UsageTally, priceTable, type PriceTable, type TokenCounts } from '../usage/index.js';
 import { digestOf } from './message-digest.js';
 
 function resultUsage(value: JsonValue | undefined): { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number } | null {
@@ -23,32 +24,18 @@ export interface LiveRunState {
   cacheReadInputTokens: number;
   /** Cost reported by the CLI for the run's finished sessions. */
   reportedCostUsd: number;
-  /** An estimate for the session still running, from its token counts and list prices; replaced by the CLI's figure when it ends. */
+  /**
+   * An estimate for the session still running, from its token counts and the price table (src/usage; a model
+   * without a price adds nothing); replaced by the CLI's figure when it ends.
+   */
   estimatedCostUsd: number;
-}
-
-const CHARS_PER_TOKEN = 4;
-
-/** USD per million tokens: [input, output]. Cache writes cost 1.25× input, cache reads 0.1× input. */
-const PRICES: readonly [RegExp, number, number][] = [
-  [/opus-4-[5-9]/, 5, 25],
-  [/opus/, 15, 75],
-  [/sonnet/, 3, 15],
-  [/haiku-4/, 1, 5],
-  [/haiku/, 0.8, 4],
-];
-
-export function estimateCostUsd(model: string | null, usage: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number }): number {
-  const price = PRICES.find(([pattern]) => pattern.test(model ?? '')) ?? PRICES[2]!;
-  const [input, output] = [price[1], price[2]];
-  return (usage.inputTokens * input + usage.cacheCreationInputTokens * input * 1.25 + usage.cacheReadInputTokens * input * 0.1 + usage.outputTokens * output) / 1_000_000;
 }
 
 interface Tracked extends LiveRunState {
   /** Token totals of the run's finished sessions, from their result messages. */
-  finished: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number };
-  /** Usage per API message id of the current session (the CLI repeats it on each content block). */
-  usageByMessage: Map<string, { model: string | null; inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number; contentChars: number }>;
+  finished: TokenCounts;
+  /** The current session's API messages, each id once (the CLI repeats a message's usage on each content block). */
+  session: UsageTally;
 }
 
 /**
@@ -57,11 +44,17 @@ interface Tracked extends LiveRunState {
  */
 export class LiveRuns {
   readonly #runs = new Map<string, Tracked>();
+  readonly #prices: PriceTable;
+
+  /** `prices`: the built-in table merged with orchestrator.config.json `pricing`; the built-in one by default. */
+  constructor(prices: PriceTable = priceTable()) {
+    this.#prices = prices;
+  }
 
   attach(bus: EventBus): () => void {
     const offs = [
       bus.on('run.started', (event) => {
-        this.#track(event.runId).usageByMessage.clear();
+        this.#track(event.runId).session.clear();
       }),
       bus.on('run.message', (record) => {
         const run = this.#track(record.runId);
@@ -71,9 +64,7 @@ export class LiveRuns {
         if (digest.toolName && record.type === 'assistant') run.lastToolCall = { name: digest.toolName, summary: digest.summary, at: record.at };
         else if (record.type === 'assistant' && digest.summary) run.lastText = digest.summary;
         if (digest.usage) {
-          // The CLI repeats a message's usage on each of its content blocks: keep the latest, add up the content.
-          const previous = run.usageByMessage.get(digest.usage.messageId);
-          run.usageByMessage.set(digest.usage.messageId, { ...digest.usage, contentChars: (previous?.contentChars ?? 0) + digest.usage.contentChars });
+          run.session.add(digest.usage);
           this.#recount(run);
         }
         if (record.type === 'result') {
@@ -85,7 +76,7 @@ export class LiveRuns {
             run.finished.cacheCreationInputTokens += usage.cacheCreationInputTokens;
             run.finished.cacheReadInputTokens += usage.cacheReadInputTokens;
           }
-          run.usageByMessage.clear();
+          run.session.clear();
           this.#recount(run);
         }
       }),
@@ -101,7 +92,7 @@ export class LiveRuns {
   get(runId: string): LiveRunState | null {
     const run = this.#runs.get(runId);
     if (!run) return null;
-    const { usageByMessage: _usage, finished: _finished, ...state } = run;
+    const { session: _session, finished: _finished, ...state } = run;
     return state;
   }
 
@@ -120,31 +111,21 @@ export class LiveRuns {
         cacheReadInputTokens: 0,
         reportedCostUsd: 0,
         estimatedCostUsd: 0,
-        usageByMessage: new Map(),
-        finished: { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 },
+        session: new UsageTally(),
+        finished: { ...ZERO_TOKENS },
       };
       this.#runs.set(runId, run);
     }
     return run;
   }
 
-  /** Tokens so far = the finished sessions' totals + this session's per-message usage. */
+  /** Tokens so far = the finished sessions' totals + this session's API messages (output estimated from content). */
   #recount(run: Tracked): void {
-    let estimate = 0;
-    const session = { ...run.finished };
-    for (const usage of run.usageByMessage.values()) {
-      // Mid-stream output counts are placeholders: estimate them from the content (about 4 characters a token).
-      const outputTokens = Math.max(usage.outputTokens, Math.ceil(usage.contentChars / CHARS_PER_TOKEN));
-      session.inputTokens += usage.inputTokens;
-      session.outputTokens += outputTokens;
-      session.cacheCreationInputTokens += usage.cacheCreationInputTokens;
-      session.cacheReadInputTokens += usage.cacheReadInputTokens;
-      estimate += estimateCostUsd(usage.model, { ...usage, outputTokens });
-    }
-    run.inputTokens = session.inputTokens;
-    run.outputTokens = session.outputTokens;
-    run.cacheCreationInputTokens = session.cacheCreationInputTokens;
-    run.cacheReadInputTokens = session.cacheReadInputTokens;
-    run.estimatedCostUsd = estimate;
+    const estimate = run.session.estimate(this.#prices);
+    run.inputTokens = run.finished.inputTokens + estimate.inputTokens;
+    run.outputTokens = run.finished.outputTokens + estimate.outputTokens;
+    run.cacheCreationInputTokens = run.finished.cacheCreationInputTokens + estimate.cacheCreationInputTokens;
+    run.cacheReadInputTokens = run.finished.cacheReadInputTokens + estimate.cacheReadInputTokens;
+    run.estimatedCostUsd = estimate.costUsd ?? 0;
   }
 }

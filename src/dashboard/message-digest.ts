@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue, MessageRecord } from '../events/index.js';
+import { apiMessageUsageOf, type ApiMessageUsage } from '../usage/index.js';
 
 /** What the "Now" page and the global event stream show of one stream message: small, no full payload. */
 export interface MessageDigest {
@@ -11,18 +12,11 @@ export interface MessageDigest {
   toolName: string | null;
   /** One line: the text, the tool call with its main argument, or the result. */
   summary: string;
-  /** Per-API-call usage of an assistant message, keyed by the API message id (repeated for each content block). */
-  usage: {
-    messageId: string;
-    model: string | null;
-    inputTokens: number;
-    /** As the CLI reports it mid-stream: usually a placeholder until the result (notes, gotcha 5). */
-    outputTokens: number;
-    cacheCreationInputTokens: number;
-    cacheReadInputTokens: number;
-    /** Characters of content in this line (text, tool input, thinking), for an output estimate while live. */
-    contentChars: number;
-  } | null;
+  /**
+   * Per-API-call usage of an assistant message, keyed by the API message id (repeated for each content block);
+   * its output count is the CLI's mid-stream placeholder (notes, gotcha 5), see src/usage/message-usage.ts.
+   */
+  usage: ApiMessageUsage | null;
   /** The CLI's total cost of the invocation, on its result message. */
   costUsd: number | null;
 }
@@ -31,10 +25,6 @@ const SUMMARY_LENGTH = 160;
 
 function asObject(value: JsonValue | undefined): JsonObject | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : null;
-}
-
-function asNumber(value: JsonValue | undefined): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
 function oneLine(text: string): string {
@@ -73,35 +63,14 @@ export function digestMessage(record: MessageRecord): MessageDigest {
   const content = Array.isArray(message?.content) ? message.content : [];
   if (record.type === 'assistant' && message) {
     const parts: string[] = [];
-    let contentChars = 0;
     for (const block of content) {
       const item = asObject(block);
-      if (item?.type === 'text' && typeof item.text === 'string') {
-        parts.push(item.text);
-        contentChars += item.text.length;
-      }
-      if (item?.type === 'tool_use' && typeof item.name === 'string') {
-        parts.push(`${item.name} ${mainToolArgument(asObject(item.input))}`);
-        contentChars += JSON.stringify(item.input ?? {}).length;
-      }
-      if (item?.type === 'thinking') {
-        parts.push('(thinking)');
-        contentChars += typeof item.thinking === 'string' ? item.thinking.length : 0;
-      }
+      if (item?.type === 'text' && typeof item.text === 'string') parts.push(item.text);
+      if (item?.type === 'tool_use' && typeof item.name === 'string') parts.push(`${item.name} ${mainToolArgument(asObject(item.input))}`);
+      if (item?.type === 'thinking') parts.push('(thinking)');
     }
     summary = parts.join(' · ');
-    const rawUsage = asObject(message.usage);
-    if (rawUsage && typeof message.id === 'string') {
-      usage = {
-        messageId: message.id,
-        model: typeof message.model === 'string' ? message.model : null,
-        inputTokens: asNumber(rawUsage.input_tokens),
-        outputTokens: asNumber(rawUsage.output_tokens),
-        cacheCreationInputTokens: asNumber(rawUsage.cache_creation_input_tokens),
-        cacheReadInputTokens: asNumber(rawUsage.cache_read_input_tokens),
-        contentChars,
-      };
-    }
+    usage = apiMessageUsageOf(record.type, payload);
   } else if (record.type === 'user') {
     const results = content.map(asObject).filter((item) => item?.type === 'tool_result');
     summary = results.length > 0 ? `tool result${results.some((item) => item?.is_error === true) ? ' (error)' : ''}` : 'user message';

@@ -10,6 +10,7 @@ import { createDashboardApp, type DashboardControls, type DocumentReader } from 
 import { EventLog } from './event-log.js';
 import { LiveRuns } from './live-runs.js';
 import { isLoopbackAddress } from './request-guards.js';
+import type { PriceTable } from '../usage/index.js';
 
 export interface StartDashboardOptions {
   store: Store;
@@ -25,6 +26,8 @@ export interface StartDashboardOptions {
   staticDir: string | null;
   repoRoot: string | null;
   version: string;
+  /** Prices for the live cost estimate of running sessions; the built-in table when absent. */
+  prices?: PriceTable;
   onError?: (error: unknown) => void;
 }
 
@@ -53,7 +56,7 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
   let events: { log: EventLog; liveRuns: LiveRuns } | null = null;
   let detach = () => {};
   if (options.bus) {
-    const liveRuns = new LiveRuns();
+    const liveRuns = new LiveRuns(options.prices);
     const log = new EventLog({ liveRuns });
     const offRuns = liveRuns.attach(options.bus);
     const offLog = log.attach(options.bus);

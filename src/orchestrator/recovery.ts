@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { nowIso } from '../lib/time.js';
 import { isProcessAlive, isProcessOfRun, killRunProcesses } from '../runtime/index.js';
 import type { RunRecord, Store } from '../store/index.js';
+import { priceTable, type PriceTable } from '../usage/index.js';
+import { estimateUsageFromStore } from './usage-estimate.js';
 
 /** True if `pid` is alive and looks like a Node process (ours), not a reused pid of something else. */
 function isOwnerAlive(pid: number): boolean {
@@ -20,7 +22,7 @@ function isOwnerAlive(pid: number): boolean {
  * A session process that is still alive is stopped first (its whole group), so an orphan never goes on
  * editing files unsupervised. Returns the runs it marked.
  */
-export async function reconcileOrphanedRuns(store: Store, options: { graceMs: number }): Promise<RunRecord[]> {
+export async function reconcileOrphanedRuns(store: Store, options: { graceMs: number; prices?: PriceTable }): Promise<RunRecord[]> {
   const host = hostname();
   const active = await store.listRuns({ statuses: ['queued', 'running'], limit: 10_000 });
   const orphaned: RunRecord[] = [];
@@ -28,7 +30,7 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
     if (run.host !== host || isOwnerAlive(run.ownerPid)) continue;
     const alive = run.pid !== null && isProcessOfRun(run.pid, run.id);
     await killRunProcesses(run.id, alive ? run.pid : null, options.graceMs);
-    await closeOpenInvocations(store, run);
+    await closeOpenInvocations(store, run, options.prices ?? priceTable());
     await store.finishRun(run.id, {
       status: 'orphaned',
       endedAt: nowIso(),
@@ -40,26 +42,33 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
   return orphaned;
 }
 
-/** Invocations the dead owner never finished: mark them orphaned, keeping the session id for a resume. */
-async function closeOpenInvocations(store: Store, run: RunRecord): Promise<void> {
+/**
+ * Invocations the dead owner never finished: mark them orphaned, keeping the session id for a resume, with tokens
+ * and cost estimated from their recorded messages (there is no result to take them from).
+ */
+async function closeOpenInvocations(store: Store, run: RunRecord, prices: PriceTable): Promise<void> {
   for (const invocation of await store.listInvocations(run.id)) {
     if (invocation.endedAt !== null) continue;
     const [first] = await store.listMessages({ invocationId: invocation.id, limit: 1 });
+    const usage = first ? await estimateUsageFromStore(store, invocation.id, prices) : null;
     const sessionId = typeof first?.payload.session_id === 'string' ? first.payload.session_id : null;
     await store.finishInvocation(invocation.id, {
       status: 'orphaned',
       endedAt: nowIso(),
       sessionId,
-      model: invocation.model,
+      // The model the CLI reported in its init line (as a finished invocation records it), else the one asked for.
+      model: typeof first?.payload.model === 'string' ? first.payload.model : invocation.model,
       cliVersion: typeof first?.payload.claude_code_version === 'string' ? first.payload.claude_code_version : null,
       durationMs: null,
       durationApiMs: null,
       numTurns: null,
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheCreationInputTokens: 0,
-      cacheReadInputTokens: 0,
-      costUsd: 0,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+      cacheCreationInputTokens: usage?.cacheCreationInputTokens ?? 0,
+      cacheReadInputTokens: usage?.cacheReadInputTokens ?? 0,
+      costUsd: usage?.costUsd ?? 0,
+      costEstimated: usage?.costEstimated ?? false,
+      costNote: usage?.costNote ?? null,
       resultSubtype: null,
       resultText: null,
       isError: true,

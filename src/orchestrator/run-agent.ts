@@ -15,7 +15,9 @@ import {
   type ToolPermissionDecision,
   type ToolPermissionRequest,
 } from '../runtime/index.js';
-import type { RunRecord, Store } from '../store/index.js';
+import type { FinishInvocation, RunRecord, Store } from '../store/index.js';
+import { UsageTally, priceTable, type PriceTable } from '../usage/index.js';
+import { estimatedUsage } from './usage-estimate.js';
 
 /** Anything that accepts message records in order and can flush them (the store's MessageWriter). */
 export interface MessageSink {
@@ -50,6 +52,8 @@ export interface RunAgentOptions {
   idleTimeoutMs?: number | undefined;
   stopGraceMs?: number | undefined;
   maxTurns?: number | undefined;
+  /** Prices for the estimate of a session that ends without a result (built-in table + config `pricing`). */
+  prices?: PriceTable;
   /** Per-run cost cap in USD, enforced by the CLI after each turn (`--max-budget-usd`). */
   maxBudgetUsd?: number | undefined;
   signal?: AbortSignal;
@@ -66,8 +70,9 @@ export interface RunAgentResult {
 /**
  * Runs one role agent as one recorded Claude Code session: the run row is written before the process is
  * spawned, the real pid once known, every stream message through the bus to the batched writer, and the
- * invocation's tokens and cost from the CLI's own result message. Never trusts the session for success: the
- * outcome comes from the result message, the exit code and why it was stopped.
+ * invocation's tokens and cost from the CLI's own result message, or, when the session ended without one (killed
+ * by a signal, the OOM killer, a crash), estimated from its API messages and marked so. Never trusts the session
+ * for success: the outcome comes from the result message, the exit code and why it was stopped.
  */
 export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult> {
   const { store, bus, agent } = options;
@@ -105,6 +110,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
   });
 
   let seq = 0;
+  const tally = new UsageTally();
   let markedRunning: Promise<void> = Promise.resolve();
   const tools = agent.tools ?? undefined;
   const extraArgs: string[] = [];
@@ -151,6 +157,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
         payload,
       };
       rememberPayloadJson(record, json);
+      tally.addMessage(record.type, payload);
       bus.emit('run.message', record);
       options.messages.write(record);
     },
@@ -169,6 +176,18 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
   const { status, errorKind, errorMessage } = finalStatus(session, current?.stopRequestedAt ?? null);
   const endedAt = nowIso();
   const result = session.result;
+  const usage: Pick<FinishInvocation, 'inputTokens' | 'outputTokens' | 'cacheCreationInputTokens' | 'cacheReadInputTokens' | 'costUsd' | 'costEstimated' | 'costNote'> =
+    result === null && seq > 0
+      ? estimatedUsage(tally, options.prices ?? priceTable())
+      : {
+          inputTokens: result?.usage.input_tokens ?? 0,
+          outputTokens: result?.usage.output_tokens ?? 0,
+          cacheCreationInputTokens: result?.usage.cache_creation_input_tokens ?? 0,
+          cacheReadInputTokens: result?.usage.cache_read_input_tokens ?? 0,
+          costUsd: result?.totalCostUsd ?? 0,
+          costEstimated: false,
+          costNote: null,
+        };
   await store.finishInvocation(invocationId, {
     status,
     endedAt,
@@ -178,11 +197,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
     durationMs: result?.durationMs ?? null,
     durationApiMs: result?.durationApiMs ?? null,
     numTurns: result?.numTurns ?? null,
-    inputTokens: result?.usage.input_tokens ?? 0,
-    outputTokens: result?.usage.output_tokens ?? 0,
-    cacheCreationInputTokens: result?.usage.cache_creation_input_tokens ?? 0,
-    cacheReadInputTokens: result?.usage.cache_read_input_tokens ?? 0,
-    costUsd: result?.totalCostUsd ?? 0,
+    ...usage,
     resultSubtype: result?.subtype ?? null,
     resultText: result?.result !== null && result?.result !== undefined ? redactText(result.result) : null,
     isError: result?.isError ?? true,
@@ -197,7 +212,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
     stderrTail: redactText(session.stderrTail.join('\n')),
   });
   await store.finishRun(runId, { status, endedAt, exitCode: session.exitCode, errorKind, errorMessage: errorMessage === null ? null : redactText(errorMessage) });
-  bus.emit('run.ended', { runId, invocationId, status, errorKind, errorMessage, costUsd: result?.totalCostUsd ?? 0, at: endedAt });
+  bus.emit('run.ended', { runId, invocationId, status, errorKind, errorMessage, costUsd: usage.costUsd, at: endedAt });
   const run = await store.getRun(runId);
   if (!run) throw new Error(`run ${runId} vanished from the store`);
   return { run, invocationId, session };

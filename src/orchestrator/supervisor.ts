@@ -15,6 +15,7 @@ import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } fr
 import { nowIso } from '../lib/time.js';
 import { parseRoadmap, specFileName, branchName, slugify, type RoadmapItem } from '../roadmap/index.js';
 import type { Store, WorkItemRecord } from '../store/index.js';
+import { priceTable } from '../usage/index.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
 import { ConcurrencyLimiter, Mutex } from './limiter.js';
 import { createToolPolicy } from './permissions.js';
@@ -440,6 +441,7 @@ export class Supervisor {
         stopGraceMs: config.runtime.stopGraceSeconds * 1000,
         maxTurns: config.runtime.maxTurns,
         maxBudgetUsd,
+        prices: priceTable(config.pricing),
         signal,
       });
     } catch (error) {

@@ -56,6 +56,7 @@ export const EMPTY_TOTALS: RunTotals = {
   cacheCreationInputTokens: 0,
   cacheReadInputTokens: 0,
   costUsd: 0,
+  costEstimated: false,
   numTurns: 0,
   durationMs: null,
 };
@@ -63,7 +64,7 @@ export const EMPTY_TOTALS: RunTotals = {
 /** The fields of one invocation that add up into its run's totals (from a row or a record). */
 type InvocationUsage = Pick<
   InvocationRecord,
-  'sessionId' | 'model' | 'inputTokens' | 'outputTokens' | 'cacheCreationInputTokens' | 'cacheReadInputTokens' | 'costUsd' | 'numTurns' | 'durationMs'
+  'sessionId' | 'model' | 'inputTokens' | 'outputTokens' | 'cacheCreationInputTokens' | 'cacheReadInputTokens' | 'costUsd' | 'costEstimated' | 'numTurns' | 'durationMs'
 >;
 
 /** Adds one invocation (taken in start order) to its run's totals; the latest one gives session and model. */
@@ -77,6 +78,7 @@ function addInvocation(current: RunTotals, invocation: InvocationUsage): RunTota
     cacheCreationInputTokens: current.cacheCreationInputTokens + invocation.cacheCreationInputTokens,
     cacheReadInputTokens: current.cacheReadInputTokens + invocation.cacheReadInputTokens,
     costUsd: current.costUsd + invocation.costUsd,
+    costEstimated: current.costEstimated || invocation.costEstimated,
     numTurns: current.numTurns + (invocation.numTurns ?? 0),
     durationMs: invocation.durationMs === null ? current.durationMs : (current.durationMs ?? 0) + invocation.durationMs,
   };
@@ -97,6 +99,7 @@ export function totalsFromInvocationRows(rows: readonly Row[]): Map<string, RunT
         cacheCreationInputTokens: num(row.cache_creation_input_tokens),
         cacheReadInputTokens: num(row.cache_read_input_tokens),
         costUsd: num(row.cost_usd),
+        costEstimated: num(row.cost_estimated) === 1,
         numTurns: numOrNull(row.num_turns),
         durationMs: numOrNull(row.duration_ms),
       }),
@@ -135,6 +138,8 @@ export function invocationFromRow(row: Row): InvocationRecord {
     cacheCreationInputTokens: num(row.cache_creation_input_tokens),
     cacheReadInputTokens: num(row.cache_read_input_tokens),
     costUsd: num(row.cost_usd),
+    costEstimated: num(row.cost_estimated) === 1,
+    costNote: strOrNull(row.cost_note),
     resultSubtype: strOrNull(row.result_subtype),
     resultText: strOrNull(row.result_text),
     isError: num(row.is_error) === 1,

@@ -123,4 +123,16 @@ CREATE INDEX events_run ON events (run_id, id);
 /** PostgreSQL compares text by the database's collation, which may ignore punctuation; ids and ISO times must sort bytewise, as in SQLite. */
 const bytewiseText = (ddl: string) => ddl.replace(/\bTEXT\b/g, 'TEXT COLLATE "C"');
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) }];
+/**
+ * A session that ended without the CLI's result (SIGKILL, OOM, crash) gets tokens and cost estimated from its
+ * recorded messages: `cost_estimated` marks them, `cost_note` says how they were made (or what had no price).
+ */
+const COST_ESTIMATES = `
+ALTER TABLE invocations ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE invocations ADD COLUMN cost_note TEXT;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) },
+  { version: 2, name: 'cost_estimates', sqlite: COST_ESTIMATES, postgres: bytewiseText(COST_ESTIMATES) },
+];

@@ -67,7 +67,7 @@ export const sql = {
     return { sql: `SELECT COUNT(*) AS n FROM runs ${where.sql}`, params: where.params };
   },
   invocationTotals: (runIds: readonly string[]): Query => ({
-    sql: `SELECT run_id, session_id, model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd, num_turns, duration_ms
+    sql: `SELECT run_id, session_id, model, input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd, cost_estimated, num_turns, duration_ms
           FROM invocations WHERE run_id IN (${placeholders(runIds.length)}) ORDER BY started_at, id`,
     params: [...runIds],
   }),
@@ -78,7 +78,7 @@ export const sql = {
   getInvocation: (id: string): Query => ({ sql: 'SELECT * FROM invocations WHERE id = ?', params: [id] }),
   finishInvocation: (id: string, input: FinishInvocation): Query => ({
     sql: `UPDATE invocations SET status = ?, ended_at = ?, session_id = ?, model = ?, cli_version = ?, duration_ms = ?, duration_api_ms = ?, num_turns = ?,
-            input_tokens = ?, output_tokens = ?, cache_creation_input_tokens = ?, cache_read_input_tokens = ?, cost_usd = ?, result_subtype = ?, result_text = ?,
+            input_tokens = ?, output_tokens = ?, cache_creation_input_tokens = ?, cache_read_input_tokens = ?, cost_usd = ?, cost_estimated = ?, cost_note = ?, result_subtype = ?, result_text = ?,
             is_error = ?, terminal_reason = ?, api_error_status = ?, permission_denials = ?, exit_code = ?, signal = ?, stderr_tail = ?
           WHERE id = ?`,
     params: [
@@ -95,6 +95,8 @@ export const sql = {
       input.cacheCreationInputTokens,
       input.cacheReadInputTokens,
       input.costUsd,
+      input.costEstimated === true ? 1 : 0,
+      input.costNote ?? null,
       input.resultSubtype,
       input.resultText,
       input.isError ? 1 : 0,
@@ -125,7 +127,7 @@ export const sql = {
               COUNT(DISTINCT CASE WHEN r.status IN ('failed','timed_out','orphaned') THEN r.id END) AS failed,
               COALESCE(SUM(i.input_tokens), 0) AS input_tokens, COALESCE(SUM(i.output_tokens), 0) AS output_tokens,
               COALESCE(SUM(i.cache_creation_input_tokens), 0) AS cache_creation, COALESCE(SUM(i.cache_read_input_tokens), 0) AS cache_read,
-              COALESCE(SUM(i.cost_usd), 0) AS cost, COALESCE(SUM(i.duration_ms), 0) AS duration
+              COALESCE(SUM(i.cost_usd), 0) AS cost, COALESCE(MAX(i.cost_estimated), 0) AS cost_estimated, COALESCE(SUM(i.duration_ms), 0) AS duration
             FROM runs r LEFT JOIN invocations i ON i.run_id = r.id
             ${where.sql}
             GROUP BY ${key} ORDER BY ${key}`,
@@ -205,6 +207,7 @@ export function usageRowFrom(row: Row): UsageRow {
     cacheCreationInputTokens: Number(row.cache_creation),
     cacheReadInputTokens: Number(row.cache_read),
     costUsd: Number(row.cost),
+    costEstimated: Number(row.cost_estimated) === 1,
     totalDurationMs: Number(row.duration),
   };
 }

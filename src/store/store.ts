@@ -125,6 +125,8 @@ export interface RunSummary extends RunRecord {
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
   costUsd: number;
+  /** true when any invocation's tokens and cost are our estimate (it ended without the CLI's result). */
+  costEstimated: boolean;
   numTurns: number;
   durationMs: number | null;
 }
@@ -167,7 +169,15 @@ export interface FinishInvocation {
   outputTokens: number;
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
+  /** The CLI's `total_cost_usd`, or our estimate when `costEstimated`. */
   costUsd: number;
+  /**
+   * true when the session ended without the CLI's result (SIGKILL, OOM, crash) and tokens and cost were estimated
+   * from its recorded messages and a price table (src/usage). Default false.
+   */
+  costEstimated?: boolean;
+  /** How the estimate was made, or what had no price; null for the CLI's own figures. */
+  costNote?: string | null;
   resultSubtype: string | null;
   resultText: string | null;
   isError: boolean;
@@ -180,6 +190,8 @@ export interface FinishInvocation {
 }
 
 export interface InvocationRecord extends FinishInvocation {
+  costEstimated: boolean;
+  costNote: string | null;
   id: InvocationId;
   runId: RunId;
   prompt: string;
@@ -216,6 +228,8 @@ export interface UsageRow {
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
   costUsd: number;
+  /** true when any invocation counted here has estimated tokens and cost. */
+  costEstimated: boolean;
   totalDurationMs: number;
 }
 

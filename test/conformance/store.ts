@@ -107,6 +107,28 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       await store.finishInvocation('iv' as InvocationId, finished());
       const [invocation] = await store.listInvocations('01inv' as RunId);
       expect(invocation).toMatchObject({ ...finished(), id: 'iv', runId: '01inv', prompt: 'task', systemPrompt: 'role', resumeSessionId: 'prev' });
+      // The CLI's own figures: not an estimate.
+      expect(invocation).toMatchObject({ costEstimated: false, costNote: null });
+    });
+
+    it('keeps an estimated cost marked as such, and marks the run and usage totals it is part of', async () => {
+      await run('01est', { agent: 'code-developer' });
+      await run('01exact', { agent: 'architect' });
+      for (const [id, runId, start] of [['e1', '01est', '2026-11-24T10:00:01.000Z'], ['e2', '01est', '2026-11-24T10:00:02.000Z'], ['x1', '01exact', '2026-11-24T10:00:03.000Z']] as const) {
+        await store.createInvocation({ id: id as InvocationId, runId: runId as RunId, prompt: 'p', systemPrompt: null, model: null, resumeSessionId: null, startedAt: start });
+      }
+      const note = 'estimated from 3 API message(s) recorded before the session ended without a result';
+      await store.finishInvocation('e1' as InvocationId, finished({ status: 'failed', resultSubtype: null, costUsd: 0.0123, costEstimated: true, costNote: note, signal: 'SIGKILL' }));
+      await store.finishInvocation('e2' as InvocationId, finished({ costUsd: 0.5 }));
+      await store.finishInvocation('x1' as InvocationId, finished({ costUsd: 0.25 }));
+      const [estimated, exact] = await store.listInvocations('01est' as RunId);
+      expect(estimated).toMatchObject({ costEstimated: true, costNote: note, costUsd: 0.0123, signal: 'SIGKILL' });
+      expect(exact).toMatchObject({ costEstimated: false, costNote: null });
+      const runs = await store.listRuns();
+      expect(runs.map((r) => [r.id, r.costEstimated])).toEqual([['01exact', false], ['01est', true]]);
+      expect(runs[1]!.costUsd).toBeCloseTo(0.5123, 10);
+      const byAgent = await store.usage({ by: 'agent' });
+      expect(byAgent.map((row) => [row.key, row.costEstimated])).toEqual([['architect', false], ['code-developer', true]]);
     });
 
     it('appends messages in order, reads them by invocation after a seq, and tracks the last event time', async () => {
@@ -136,8 +158,8 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       }
       const byAgent = await store.usage({ by: 'agent' });
       expect(byAgent).toEqual([
-        { key: 'architect', runs: 1, succeeded: 0, failed: 0, inputTokens: 100, outputTokens: 1, cacheCreationInputTokens: 10, cacheReadInputTokens: 20, costUsd: 0.25, totalDurationMs: 1500 },
-        { key: 'code-developer', runs: 2, succeeded: 1, failed: 1, inputTokens: 900, outputTokens: 9, cacheCreationInputTokens: 30, cacheReadInputTokens: 60, costUsd: 2.25, totalDurationMs: 4500 },
+        { key: 'architect', runs: 1, succeeded: 0, failed: 0, inputTokens: 100, outputTokens: 1, cacheCreationInputTokens: 10, cacheReadInputTokens: 20, costUsd: 0.25, costEstimated: false, totalDurationMs: 1500 },
+        { key: 'code-developer', runs: 2, succeeded: 1, failed: 1, inputTokens: 900, outputTokens: 9, cacheCreationInputTokens: 30, cacheReadInputTokens: 60, costUsd: 2.25, costEstimated: false, totalDurationMs: 4500 },
       ]);
       const byDay = await store.usage({ by: 'day' });
       expect(byDay.map((row) => [row.key, row.runs, row.costUsd])).toEqual([['2026-11-23', 1, 0.25], ['2026-11-24', 2, 2.25]]);

@@ -10,6 +10,7 @@ import { nowIso } from '../../lib/time.js';
 import { git, readCommittedDocument, stopLocalSession, stopRun } from '../../orchestrator/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { painter } from '../format.js';
+import { priceTable } from '../../usage/index.js';
 
 export interface DashboardCommandOptions extends GlobalOptions {
   port?: number;
@@ -88,6 +89,7 @@ export async function openDashboard(
     staticDir: dashboardUiDir(),
     repoRoot: ctx.config.repoRoot,
     version: packageVersion(),
+    prices: priceTable(ctx.config.pricing),
     onError,
   };
   const port = options.port ?? ctx.config.dashboard.port;

@@ -3,9 +3,10 @@ import { isTerminalRunStatus, type MessageRecord, type RunStatus } from '../../e
 import { RunNotFoundError, UsageError } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
 import { reconcileOrphanedRuns, stopRun } from '../../orchestrator/index.js';
-import type { RunRecord, Store } from '../../store/index.js';
+import { summarizeRun, type RunRecord, type Store } from '../../store/index.js';
 import { openContext, type GlobalOptions } from '../context.js';
-import { RUN_HEADERS, formatStreamMessage, painter, runRow, sumInvocations, table } from '../format.js';
+import { RUN_HEADERS, formatCost, formatStreamMessage, painter, runRow, sumInvocations, table } from '../format.js';
+import { priceTable } from '../../usage/index.js';
 
 async function findRunOrThrow(store: Store, ref: string): Promise<RunRecord> {
   const run = await store.findRun(ref);
@@ -19,7 +20,7 @@ const STATUSES: readonly RunStatus[] = ['queued', 'running', 'succeeded', 'faile
 export async function psCommand(options: GlobalOptions & { all?: boolean; limit?: number; status?: string; json?: boolean }): Promise<number> {
   const ctx = await openContext(options);
   try {
-    await reconcileOrphanedRuns(ctx.store, { graceMs: ctx.config.runtime.stopGraceSeconds * 1000 });
+    await reconcileOrphanedRuns(ctx.store, { graceMs: ctx.config.runtime.stopGraceSeconds * 1000, prices: priceTable(ctx.config.pricing) });
     let statuses: RunStatus[] | undefined;
     if (options.status) {
       statuses = options.status.split(',').map((value) => value.trim()) as RunStatus[];
@@ -54,7 +55,7 @@ export async function showCommand(ref: string, options: GlobalOptions & { json?:
     const run = await findRunOrThrow(ctx.store, ref);
     const invocations = await ctx.store.listInvocations(run.id);
     if (options.json) {
-      ctx.stdout.write(`${JSON.stringify({ run, invocations }, null, 2)}\n`);
+      ctx.stdout.write(`${JSON.stringify({ run: summarizeRun(run, invocations), invocations }, null, 2)}\n`);
       return 0;
     }
     const paint = painter(ctx.stdout);
@@ -72,7 +73,7 @@ export async function showCommand(ref: string, options: GlobalOptions & { json?:
       `ended      ${run.endedAt ?? '-'}${run.startedAt && run.endedAt ? `  (${formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt))})` : ''}`,
       `exit code  ${run.exitCode ?? '-'}`,
       `tokens     ${totals.inputTokens.toLocaleString('en-US')} in / ${totals.outputTokens.toLocaleString('en-US')} out / ${totals.cacheTokens.toLocaleString('en-US')} cache`,
-      `cost       $${totals.costUsd.toFixed(6)}`,
+      `cost       ${formatCost(totals.costUsd, totals.costEstimated, { digits: 6 })}`,
       `task       ${run.prompt}`,
     ];
     for (const [index, invocation] of invocations.entries()) {
@@ -84,7 +85,8 @@ export async function showCommand(ref: string, options: GlobalOptions & { json?:
         `  status    ${invocation.status}   result ${invocation.resultSubtype ?? '-'}${invocation.isError ? ' (error)' : ''}   terminal ${invocation.terminalReason ?? '-'}`,
         `  turns     ${invocation.numTurns ?? '-'}   duration ${invocation.durationMs === null ? '-' : formatDuration(invocation.durationMs)} (API ${invocation.durationApiMs === null ? '-' : formatDuration(invocation.durationApiMs)})`,
         `  tokens    ${invocation.inputTokens} in / ${invocation.outputTokens} out / ${invocation.cacheReadInputTokens} cache read / ${invocation.cacheCreationInputTokens} cache write`,
-        `  cost      $${invocation.costUsd.toFixed(6)}`,
+        `  cost      ${formatCost(invocation.costUsd, invocation.costEstimated, { digits: 6 })}`,
+        ...(invocation.costNote ? [paint.dim(`            ${invocation.costNote}`)] : []),
         `  exit      ${invocation.exitCode ?? '-'}${invocation.signal ? ` (${invocation.signal})` : ''}`,
       );
       if (invocation.resultText) lines.push(`  result    ${invocation.resultText.split('\n')[0] ?? ''}`);
@@ -189,7 +191,10 @@ export async function usageCommand(options: GlobalOptions & { by?: string; since
       ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
-    const total = rows.reduce((sum, row) => ({ runs: sum.runs + row.runs, cost: sum.cost + row.costUsd, input: sum.input + row.inputTokens, output: sum.output + row.outputTokens }), { runs: 0, cost: 0, input: 0, output: 0 });
+    const total = rows.reduce(
+      (sum, row) => ({ runs: sum.runs + row.runs, cost: sum.cost + row.costUsd, estimated: sum.estimated || row.costEstimated, input: sum.input + row.inputTokens, output: sum.output + row.outputTokens }),
+      { runs: 0, cost: 0, estimated: false, input: 0, output: 0 },
+    );
     const body = rows.map((row) => [
       row.key,
       String(row.runs),
@@ -198,10 +203,10 @@ export async function usageCommand(options: GlobalOptions & { by?: string; since
       row.inputTokens.toLocaleString('en-US'),
       row.outputTokens.toLocaleString('en-US'),
       (row.cacheReadInputTokens + row.cacheCreationInputTokens).toLocaleString('en-US'),
-      `$${row.costUsd.toFixed(4)}`,
+      formatCost(row.costUsd, row.costEstimated, { digits: 4 }),
       formatDuration(row.totalDurationMs),
     ]);
-    body.push(['TOTAL', String(total.runs), '', '', total.input.toLocaleString('en-US'), total.output.toLocaleString('en-US'), '', `$${total.cost.toFixed(4)}`, '']);
+    body.push(['TOTAL', String(total.runs), '', '', total.input.toLocaleString('en-US'), total.output.toLocaleString('en-US'), '', formatCost(total.cost, total.estimated, { digits: 4 }), '']);
     ctx.stdout.write(`${table([by.toUpperCase(), 'RUNS', 'OK', 'FAILED', 'IN TOKENS', 'OUT TOKENS', 'CACHE', 'COST', 'TIME'], body)}\n`);
     return 0;
   } finally {

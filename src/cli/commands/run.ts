@@ -6,8 +6,9 @@ import { createToolPolicy, reconcileOrphanedRuns, runAgent } from '../../orchest
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import { formatDuration } from '../../lib/time.js';
 import { openContext, type GlobalOptions } from '../context.js';
-import { painter, sumInvocations } from '../format.js';
+import { formatCost, painter, sumInvocations } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
+import { priceTable } from '../../usage/index.js';
 
 export interface RunCommandOptions extends GlobalOptions {
   timeout?: number;
@@ -31,7 +32,7 @@ export async function runCommand(agentName: string, task: string, options: RunCo
   });
   try {
     const { config, store, bus, writer, stdout } = ctx;
-    await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000 });
+    await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000, prices: priceTable(config.pricing) });
     const agent = await loadAgentDefinition(join(config.repoRoot, config.agentsDir), agentName);
     const cliPath = locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH });
     const resumeSessionId = options.resume ? await resolveResume(ctx.store, options.resume) : undefined;
@@ -76,6 +77,7 @@ export async function runCommand(agentName: string, task: string, options: RunCo
         stopGraceMs: config.runtime.stopGraceSeconds * 1000,
         maxTurns: config.runtime.maxTurns,
         maxBudgetUsd: config.budgets.perRunUsd,
+        prices: priceTable(config.pricing),
         signal: controller.signal,
       });
       detach();
@@ -85,7 +87,7 @@ export async function runCommand(agentName: string, task: string, options: RunCo
         const elapsed = run.startedAt && run.endedAt ? formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt)) : '-';
         stdout.write(
           `\n${run.status === 'succeeded' ? paint.green('succeeded') : paint.red(run.status)} · run ${run.id} · session ${session.sessionId ?? '-'} · ${elapsed}` +
-            ` · ${totals.inputTokens.toLocaleString('en-US')} in / ${totals.outputTokens.toLocaleString('en-US')} out tokens · $${totals.costUsd.toFixed(4)}` +
+            ` · ${totals.inputTokens.toLocaleString('en-US')} in / ${totals.outputTokens.toLocaleString('en-US')} out tokens · ${formatCost(totals.costUsd, totals.costEstimated, { digits: 4 })}` +
             '\n',
         );
         if (run.errorMessage) stdout.write(`${paint.red('reason:')} ${run.errorMessage}\n`);

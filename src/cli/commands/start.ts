@@ -8,8 +8,9 @@ import type { Store, WorkItemRecord } from '../../store/index.js';
 import type { RunningDashboard } from '../../dashboard/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { openDashboard } from './dashboard.js';
-import { painter, table } from '../format.js';
+import { formatCost, painter, table } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
+import { priceTable } from '../../usage/index.js';
 
 export interface StartOptions extends GlobalOptions {
   untilIdle?: boolean;
@@ -44,7 +45,7 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
   const paint = painter(stdout);
   await using lock = await acquireInstanceLock(join(config.repoRoot, '.orchestrator', 'orchestrator.lock'));
   void lock;
-  const orphaned = await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000 });
+  const orphaned = await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000, prices: priceTable(config.pricing) });
   if (orphaned.length > 0) stdout.write(paint.yellow(`recovered ${orphaned.length} run(s) left by a previous orchestrator (now orphaned; their work items resume)\n`));
   const controller = new AbortController();
   const supervisor = new Supervisor({
@@ -114,7 +115,7 @@ export async function summaryTable(store: Store, items: readonly WorkItemRecord[
       String(runs.length),
       runs.map((run) => SHORT_AGENT[run.agent] ?? run.agent).reverse().join(' '),
       tokens.toLocaleString('en-US'),
-      `$${cost.toFixed(4)}`,
+      formatCost(cost, runs.some((run) => run.costEstimated), { digits: 4, short: true }),
       formatDuration(ms),
       item.blockedReason ? item.blockedReason.slice(0, 60) : '',
     ]);

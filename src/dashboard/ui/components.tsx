@@ -2,7 +2,19 @@ import { useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import type { RunView, StopResponse } from '../api-types.js';
 import { ApiError, postJson } from './api.js';
-import { shortId } from './format.js';
+import { money, shortId } from './format.js';
+
+const ESTIMATE_TITLE = 'estimated: the session ended without the CLI\'s result (killed, out of memory, crashed), so tokens and cost come from its recorded messages and a price table';
+
+/** A cost in USD; our estimate (no result from the CLI) is shown as `≈$0.0123 estimated`, with how it was made on hover. */
+export function Cost({ usd, estimated, note, digits = 4 }: { usd: number; estimated: boolean; note?: string | null; digits?: number }) {
+  if (!estimated) return <span data-cost-estimated="false">{money(usd, digits)}</span>;
+  return (
+    <span class="estimated" data-cost-estimated="true" title={note ?? ESTIMATE_TITLE}>
+      ≈{money(usd, digits)} <span class="muted">estimated</span>
+    </span>
+  );
+}
 
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge status-${status.replace(/[^a-z_]/g, '')}`} data-status={status}>{status.replace('_', ' ')}</span>;

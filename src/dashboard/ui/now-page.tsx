@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { ActivityEvent, NowResponse, RunView } from '../api-types.js';
 import { getJson } from './api.js';
-import { Card, ErrorBox, GridHead, RunCells, StopButton } from './components.js';
+import { Card, Cost, ErrorBox, GridHead, RunCells, StopButton } from './components.js';
 import { duration, money, since, time, tokens } from './format.js';
 import { useLiveResource, useNow, type Reduction } from './live.js';
 
@@ -108,7 +108,9 @@ export function NowPage() {
                     <RunCells run={run} />
                     <td>{time(run.endedAt)}</td>
                     <td class="num">{duration(run.durationMs)}</td>
-                    <td class="num">{money(run.costUsd)}</td>
+                    <td class="num">
+                      <Cost usd={run.costUsd} estimated={run.costEstimated} />
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MessageRecord, MessagesResponse, RunDetailResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
-import { AgentBadge, Card, ErrorBox, GridHead, StatusBadge, StopButton } from './components.js';
-import { duration, money, time, tokens } from './format.js';
+import { AgentBadge, Card, Cost, ErrorBox, GridHead, StatusBadge, StopButton } from './components.js';
+import { duration, time, tokens } from './format.js';
 import { useLiveResource, type Reduction } from './live.js';
 import { TimelineItem, toolNamesById } from './timeline.js';
 
@@ -135,7 +135,9 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
             {tokens(run.inputTokens)} (+{tokens(run.cacheCreationInputTokens)} cache write, {tokens(run.cacheReadInputTokens)} cache read) / {tokens(run.outputTokens)}
           </dd>
           <dt>cost</dt>
-          <dd data-field="cost">{money(run.costUsd)}</dd>
+          <dd data-field="cost">
+            <Cost usd={run.costUsd} estimated={run.costEstimated} />
+          </dd>
           <dt>pid / exit code</dt>
           <dd>
             {run.pid ?? '—'} / {run.exitCode ?? '—'}
@@ -211,7 +213,9 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
                 <td class="num">
                   {tokens(invocation.inputTokens)} / {tokens(invocation.outputTokens)}
                 </td>
-                <td class="num">{money(invocation.costUsd)}</td>
+                <td class="num">
+                  <Cost usd={invocation.costUsd} estimated={invocation.costEstimated} note={invocation.costNote} />
+                </td>
                 <td class="num">{duration(invocation.durationMs)}</td>
                 <td>{invocation.exitCode ?? invocation.signal ?? '—'}</td>
                 <td class="truncate">{invocation.resultSubtype ?? '—'}{invocation.apiErrorStatus ? ` (HTTP ${invocation.apiErrorStatus})` : ''}</td>

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import type { RunListResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
-import { Card, Choice, ErrorBox, GridHead, RunCells } from './components.js';
-import { duration, money, time, tokens } from './format.js';
+import { Card, Choice, Cost, ErrorBox, GridHead, RunCells } from './components.js';
+import { duration, time, tokens } from './format.js';
 import { useLiveResource } from './live.js';
 
 export const AGENTS = ['architect', 'code-developer', 'code-reviewer', 'project-manager', 'bug-fixer'];
@@ -53,7 +53,9 @@ export function RunsPage() {
                 <td class="num">
                   {tokens(run.inputTokens + run.cacheCreationInputTokens + run.cacheReadInputTokens)} / {tokens(run.outputTokens)}
                 </td>
-                <td class="num">{money(run.costUsd)}</td>
+                <td class="num">
+                  <Cost usd={run.costUsd} estimated={run.costEstimated} />
+                </td>
               </tr>
             ))}
           </tbody>

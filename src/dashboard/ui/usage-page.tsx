@@ -3,8 +3,8 @@ import uPlot from 'uplot';
 import type { UsageResponse } from '../api-types.js';
 import { getJson, query } from './api.js';
 import { Chart } from './chart.js';
-import { AgentBadge, Card, Choice, ErrorBox, GridHead, RunCells } from './components.js';
-import { duration, money, tokens } from './format.js';
+import { AgentBadge, Card, Choice, Cost, ErrorBox, GridHead, RunCells } from './components.js';
+import { duration, tokens } from './format.js';
 import { useLiveResource } from './live.js';
 import { AGENTS, STATUSES } from './runs-page.js';
 
@@ -79,7 +79,9 @@ export function UsagePage() {
       {totals && (
         <div class="stats" data-field="totals">
           <div class="stat">
-            <div class="stat-value" data-field="total-cost">{money(totals.costUsd, 2)}</div>
+            <div class="stat-value" data-field="total-cost">
+              <Cost usd={totals.costUsd} estimated={totals.costEstimated} digits={2} />
+            </div>
             <div class="stat-label">cost</div>
           </div>
           <div class="stat">
@@ -125,7 +127,9 @@ export function UsagePage() {
                 <td class="num">
                   {tokens(row.inputTokens + row.cacheCreationInputTokens + row.cacheReadInputTokens)} / {tokens(row.outputTokens)}
                 </td>
-                <td class="num">{money(row.costUsd)}</td>
+                <td class="num">
+                  <Cost usd={row.costUsd} estimated={row.costEstimated} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -140,7 +144,9 @@ export function UsagePage() {
                 <RunCells run={run} />
                 <td class="num">{duration(run.durationMs)}</td>
                 <td class="num">{run.numTurns}</td>
-                <td class="num">{money(run.costUsd)}</td>
+                <td class="num">
+                  <Cost usd={run.costUsd} estimated={run.costEstimated} />
+                </td>
               </tr>
             ))}
           </tbody>

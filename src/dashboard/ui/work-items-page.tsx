@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import type { DocumentResponse, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
 import { getJson } from './api.js';
-import { Card, ErrorBox, GridHead, StatusBadge } from './components.js';
-import { money, shortId, time } from './format.js';
+import { Card, Cost, ErrorBox, GridHead, StatusBadge } from './components.js';
+import { shortId, time } from './format.js';
 import { useLiveResource } from './live.js';
 
 const SHORT_AGENT: Record<string, string> = { architect: 'arch', 'code-developer': 'dev', 'code-reviewer': 'review', 'project-manager': 'pm', 'bug-fixer': 'fix' };
@@ -102,7 +102,9 @@ function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; 
           {item.reviewPath ? <div title="review">{item.reviewPath}</div> : null}
           {!item.specPath && !item.reviewPath ? '—' : null}
         </td>
-        <td class="num">{money(item.costUsd)}</td>
+        <td class="num">
+          <Cost usd={item.costUsd} estimated={item.costEstimated} />
+        </td>
         <td class="error-text small">{item.blockedReason ?? ''}</td>
       </tr>
       {open && (

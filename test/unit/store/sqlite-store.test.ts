@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/store/index.js';
+import { MIGRATIONS } from '../../../src/store/schema.js';
 import type { RunId } from '../../../src/events/index.js';
 import { StoreError } from '../../../src/lib/errors.js';
 import { runStoreConformance } from '../../conformance/store.js';
@@ -25,8 +26,24 @@ describe('sqlite specifics', () => {
     await second.close();
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'initial' }]);
+    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'initial' }, { version: 2, name: 'cost_estimates' }]);
     raw.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('adds the cost-estimate columns to a database made before them: its invocations read as the CLI\'s own figures', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'store-'));
+    const path = join(dir, 'old.db');
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0]!.sqlite);
+    old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL); INSERT INTO schema_migrations VALUES (1, 'initial', 'then')");
+    old.exec("INSERT INTO runs (id, agent, task_kind, prompt, status, cwd, owner_pid, host, created_at) VALUES ('01old', 'architect', 'spec', 'p', 'succeeded', '/', 1, 'h', '2026-11-01T00:00:00.000Z')");
+    old.exec("INSERT INTO invocations (id, run_id, prompt, started_at, ended_at, status, cost_usd) VALUES ('i-old', '01old', 'p', 'a', 'b', 'succeeded', 0.75)");
+    old.close();
+    const store = SqliteStore.open(path);
+    expect(await store.listInvocations('01old' as RunId)).toMatchObject([{ id: 'i-old', costUsd: 0.75, costEstimated: false, costNote: null }]);
+    expect((await store.listRuns())[0]).toMatchObject({ costUsd: 0.75, costEstimated: false });
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   });
 
