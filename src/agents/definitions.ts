@@ -64,7 +64,7 @@ export function readAgentFile(text: string, file: string): AgentFileRead {
   if (frontMatter.lenient) {
     notes.push({
       level: 'info',
-      message: `front matter is not valid YAML (line ${frontMatter.lenient.line}: ${frontMatter.lenient.message}); read as Claude Code reads it, with the value of ${frontMatter.lenient.quotedKeys.join(', ')} taken as text`,
+      message: `line ${frontMatter.lenient.line} is not valid YAML (${frontMatter.lenient.message}); read as Claude Code reads it, taking the value of ${frontMatter.lenient.quotedKeys.join(', ')} as text`,
       fix: `To make it plain YAML, quote the value: ${frontMatter.lenient.quotedKeys[0] ?? 'description'}: "…".`,
     });
   }

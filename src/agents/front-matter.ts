@@ -57,7 +57,11 @@ type YamlRead = { ok: true; value: unknown } | { ok: false; line: number; messag
 function parseYaml(yaml: string): YamlRead {
   const document = parseDocument(yaml);
   const first = document.errors[0];
-  if (first) return { ok: false, line: (first.linePos?.[0]?.line ?? 1), message: first.message.split('\n')[0] ?? first.message };
+  if (first) {
+    // The message ends with its own " at line L, column C:" (relative to the front matter): the caller says where.
+    const message = (first.message.split('\n')[0] ?? first.message).replace(/ at line \d+, column \d+:?$/, '');
+    return { ok: false, line: first.linePos?.[0]?.line ?? 1, message };
+  }
   return { ok: true, value: document.toJS() as unknown };
 }
 

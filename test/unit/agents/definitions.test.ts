@@ -94,7 +94,7 @@ describe('front matter as Claude Code reads it', () => {
     expect(read.definition).toMatchObject({ model: 'sonnet', color: 'red', frontMatter: { color: 'red' } });
     expect(read.definition.notes).toHaveLength(1);
     expect(read.definition.notes[0]).toMatchObject({ level: 'info' });
-    expect(read.definition.notes[0]?.message).toMatch(/^front matter is not valid YAML \(line 3: .*\); read as Claude Code reads it, with the value of description taken as text$/);
+    expect(read.definition.notes[0]?.message).toBe('line 3 is not valid YAML (Nested mappings are not allowed in compact mappings); read as Claude Code reads it, taking the value of description as text');
   });
 
   it('turns the two characters \\n of a description into line breaks, as Claude Code does', () => {
@@ -109,7 +109,7 @@ describe('front matter as Claude Code reads it', () => {
     expect(readAgentFile('---\n---\ntext', file)).toMatchObject({ kind: 'skipped' });
     // A thematic break at the top of a note is not an agent: no name: line.
     expect(readAgentFile('---\nsome: [text\n---\nmore', file)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('no name: field') });
-    expect(readAgentFile('---\n- a list\nthen: a map\n---\nmore', file)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('not YAML (line 3:') });
+    expect(readAgentFile('---\n- a list\nthen: a map\n---\nmore', file)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('not YAML (line 3: ') });
     const broken = readAgentFile('---\nname: reviewer\ntools:\n  - Read\n - [x\n---\nBody', file);
     expect(broken).toMatchObject({ kind: 'problem', name: 'reviewer' });
     expect(readAgentFile('---\nname: reviewer\ndescription: b\n', file)).toMatchObject({ kind: 'problem', name: 'reviewer' });
