@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,5 +107,17 @@ describe('agent files written by Claude Code (/agents): snake_case files, a READ
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(systemOf(firstTurn('adhoc'))).toContain('FIXTURE-DEVELOPER-BODY');
+  });
+
+  it('init keeps the agents the user has under other file names instead of writing duplicates', async () => {
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'One' }]), { agents: CLAUDE_CODE_STYLE });
+    const result = await runCli(['init'], { cwd: repo.path, env: sessionEnv(model, { CLAUDE_CONFIG_DIR: await claudeConfigDir() }) });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain('keep    your code-developer agent: .claude/agents/code_developer.md');
+    expect(result.stdout).toContain('create  .claude/agents/bug-fixer.md');
+    const files = (await readdir(join(repo.path, '.claude', 'agents'))).sort();
+    expect(files).toEqual(['README.md', 'architect.md', 'bug-fixer.md', 'code_developer.md', 'code_reviewer.md', 'frontend_expert.md', 'notes.md', 'project_manager.md']);
+    const doctor = await runCli(['doctor'], { cwd: repo.path, env: sessionEnv(model, { CLAUDE_CONFIG_DIR: await claudeConfigDir() }) });
+    expect(doctor.stdout).toMatch(/^✔ agents .*bug-fixer \(\.claude\/agents\/bug-fixer\.md\)/m);
   });
 });
