@@ -20,7 +20,8 @@ export function resolveRoleAgents(registry: AgentRegistry): RoleAgents {
   const defaulted: Role[] = [];
   for (const role of Object.values(Role)) {
     const resolved = registry.resolve(role);
-    agents.set(role, resolved.definition);
+    // Found by a near name (`name: Code_Developer`): runs are still recorded under the role's own name.
+    agents.set(role, resolved.definition.name === role ? resolved.definition : { ...resolved.definition, name: role });
     if (resolved.scope === AgentScope.builtIn) defaulted.push(role);
   }
   return { agents, defaulted };

@@ -39,7 +39,8 @@ export async function agentsCheck(config: ResolvedConfig): Promise<DoctorCheck> 
     try {
       const resolved = registry.resolve(role);
       if (resolved.scope === AgentScope.builtIn) defaulted.push(role);
-      roles.push(resolved.scope === AgentScope.builtIn ? `${role} (built-in)` : `${role} (${show(resolved.definition.file)})`);
+      const named = resolved.definition.name === role ? '' : `, named "${resolved.definition.name}"`;
+      roles.push(resolved.scope === AgentScope.builtIn ? `${role} (built-in)` : `${role} (${show(resolved.definition.file)}${named})`);
     } catch {
       roles.push(`${role} (broken, see below)`);
     }
