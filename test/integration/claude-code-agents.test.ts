@@ -63,10 +63,11 @@ describe('agent files written by Claude Code (/agents): snake_case files, a READ
     expect(result.stdout).toContain('fix: Claude Code would pick one of them arbitrarily. Rename the name: field of one file, or delete it.');
   });
 
-  it("start runs each role with the user's agent: its body, its model alias, inherit as runtime.model, ~/.claude/agents for a role the project lacks", async () => {
+  it("start runs each role with the user's agent: its body, its model alias, inherit as runtime.model, ~/.claude/agents for a role the project lacks, the default for a role nobody has", async () => {
     const { 'project_manager.md': _projectPm, ...projectAgents } = CLAUDE_CODE_STYLE;
     await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Greeting' }]), { agents: projectAgents, config: { runtime: { model: INHERITED_MODEL } } });
-    const userDir = await claudeConfigDir(agentFixtures('user-level'));
+    // The user's own project-manager; no bug-fixer anywhere, so that role gets the built-in default.
+    const userDir = await claudeConfigDir({ 'pm_from_home.md': agentFixtures('user-level')['pm_from_home.md']! });
     model.addScenarios([developerWriting({ number: '1', file: 'src/greeting.js', content: "export const greet = () => 'hi';\n" }), ...standardRoles]);
     const run = await runPipeline(repo, model, { env: { CLAUDE_CONFIG_DIR: userDir } });
     try {
@@ -93,6 +94,8 @@ describe('agent files written by Claude Code (/agents): snake_case files, a READ
       expect(reviewer.body?.model).toMatch(/haiku/);
       expect(developer.body?.model).toBe(INHERITED_MODEL);
       expect(projectManager.body?.model).toBe(INHERITED_MODEL);
+      const notices = (await run.store.listEvents()).filter((event) => event.kind === 'orchestrator.notice').map((event) => event.message);
+      expect(notices).toContain('no agent file for bug-fixer: using the built-in default (`orchestrator init` writes it to .claude/agents/ to edit)');
       // The tools of the front matter became the session's tools.
       expect((projectManager.body?.tools ?? []).map((tool) => tool.name).sort()).toEqual(['Edit', 'Read']);
     } finally {
