@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   architectPrompt,
   bugFixerPrompt,
   developerPrompt,
-  loadAgentDefinition,
   projectManagerPrompt,
   reviewerPrompt,
   type AgentDefinition,
@@ -21,6 +19,7 @@ import { ConcurrencyLimiter, Mutex } from './limiter.js';
 import { createToolPolicy } from './permissions.js';
 import { backoffDelayMs, isTransientFailure } from './retry.js';
 import { RepoOps } from './repo-ops.js';
+import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role, rolePolicy } from './role-policies.js';
 import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
 import { WorkItemState, assertTransition, type WorkItemState as State } from './work-item-machine.js';
@@ -82,9 +81,9 @@ export class Supervisor {
     const { config } = this.#options;
     this.#integrationBranch = config.integrationBranch ?? (await this.#repo.currentBranch());
     await this.#repo.assertBranchExists(this.#integrationBranch);
-    for (const role of Object.values(Role)) {
-      this.#agents.set(role, await loadAgentDefinition(join(config.repoRoot, config.agentsDir), role));
-    }
+    const { agents, defaulted } = resolveRoleAgents(await loadAgentRegistry(config));
+    for (const [role, agent] of agents) this.#agents.set(role, agent);
+    if (defaulted.length > 0) this.#notice('info', `no agent file for ${defaulted.join(', ')}: using the built-in default (\`orchestrator init\` writes it to ${config.agentsDir}/ to edit)`);
     await this.syncRoadmap();
   }
 

@@ -10,8 +10,14 @@ import { tmpRepo, type TmpRepo } from './tmp-repo.js';
 
 export const PACKAGE_JSON = `${JSON.stringify({ name: 'fixture', private: true, type: 'module', scripts: { test: 'node --test test/' } }, null, 2)}\n`;
 
-/** A committed repository with the default agents, a roadmap and a config (test command, fast retries). */
-export async function pipelineRepo(roadmap: string, options: { config?: Record<string, unknown>; files?: Record<string, string> } = {}): Promise<TmpRepo> {
+/**
+ * A committed repository with agents (the default ones, or `agents`: file name in .claude/agents/ → text), a
+ * roadmap and a config (test command, fast retries).
+ */
+export async function pipelineRepo(
+  roadmap: string,
+  options: { config?: Record<string, unknown>; files?: Record<string, string>; agents?: Record<string, string> } = {},
+): Promise<TmpRepo> {
   const files: Record<string, string> = {
     'package.json': PACKAGE_JSON,
     'test/base.test.js': "import { test } from 'node:test';\ntest('base', () => {});\n",
@@ -20,7 +26,8 @@ export async function pipelineRepo(roadmap: string, options: { config?: Record<s
     'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test test/', retries: { baseDelayMs: 100, maxDelayMs: 500 }, ...options.config }, null, 2)}\n`,
     ...options.files,
   };
-  for (const [name, text] of Object.entries(DEFAULT_AGENTS)) files[`.claude/agents/${name}.md`] = text;
+  const agents = options.agents ?? Object.fromEntries(Object.entries(DEFAULT_AGENTS).map(([name, text]) => [`${name}.md`, text]));
+  for (const [name, text] of Object.entries(agents)) files[`.claude/agents/${name}`] = text;
   return tmpRepo({ files });
 }
 

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -102,7 +101,7 @@ describe('orchestrator start (the CLI)', () => {
     expect(existsSync(join(repo.path, '.orchestrator', 'orchestrator.lock'))).toBe(false);
   });
 
-  it('rejects a malformed roadmap and a missing agent file with errors naming file and line', async () => {
+  it('rejects a malformed roadmap and a broken agent file with errors naming file and line', async () => {
     await using repo = await pipelineRepo('# Roadmap\n\n### PRIORITY 1: A\n**Status**: 📝 Planned\n\n### PRIORITY 1: B\n');
     const env = sessionEnv(model);
     const malformed = await runCli(['start', '--until-idle'], { cwd: repo.path, env });
@@ -110,11 +109,13 @@ describe('orchestrator start (the CLI)', () => {
     expect(malformed.stderr).toContain('docs/roadmap/ROADMAP.md:6: PRIORITY 1 appears twice (lines 3 and 6)');
     expect(malformed.stderr).toContain('fix: Give each priority its own number');
     await repo.write('docs/roadmap/ROADMAP.md', roadmapOf([{ number: '1', title: 'A' }]));
-    await rm(join(repo.path, '.claude/agents/code-reviewer.md'));
-    repo.commitAll('fix roadmap, lose the reviewer');
+    // A missing role would run the built-in default; two files with one name is a real problem.
+    await repo.write('.claude/agents/reviewer_copy.md', repo.git('show', 'HEAD:.claude/agents/code-reviewer.md'));
+    repo.commitAll('fix roadmap, duplicate the reviewer');
     const missing = await runCli(['start', '--until-idle'], { cwd: repo.path, env });
     expect(missing.exitCode).toBe(1);
-    expect(missing.stderr).toContain(`${join(repo.path, '.claude/agents/code-reviewer.md')}: agent "code-reviewer" not found`);
+    expect(missing.stderr).toContain(`${join(repo.path, '.claude/agents/code-reviewer.md')}: agent name "code-reviewer" is also used by ${join(repo.path, '.claude/agents/reviewer_copy.md')}`);
+    expect(missing.stderr).toContain('fix: Claude Code would pick one of them arbitrarily.');
     expect(model.requests.filter((request) => request.kind === 'turn')).toEqual([]);
   });
 

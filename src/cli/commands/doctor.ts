@@ -1,26 +1,17 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadAgentDefinition } from '../../agents/index.js';
 import { loadConfig } from '../../config/index.js';
 import { errorMessage } from '../../lib/errors.js';
 import { locateClaudeCli } from '../../runtime/index.js';
 import { openStore } from '../../store/index.js';
 import { findRepoRoot, overridesFromGlobal, type GlobalOptions } from '../context.js';
 import { dashboardUiDir } from './dashboard.js';
+import { agentsCheck, type DoctorCheck } from './doctor-agents.js';
 import { painter } from '../format.js';
 
 const run = promisify(execFile);
 
-interface Check {
-  name: string;
-  ok: boolean;
-  /** A warning is shown but does not fail doctor. */
-  warning?: boolean;
-  detail: string;
-  fix?: string;
-}
+type Check = DoctorCheck;
 
 /** `orchestrator doctor`: everything a session needs, each problem with its fix. Exit 1 if any check fails. */
 export async function doctorCommand(options: GlobalOptions): Promise<number> {
@@ -80,24 +71,7 @@ export async function doctorCommand(options: GlobalOptions): Promise<number> {
     fix: 'export ANTHROPIC_API_KEY=… (or run `orchestrator demo`, which needs no key: it starts the scripted model).',
   });
 
-  if (config) {
-    const agentsDir = join(config.repoRoot, config.agentsDir);
-    const files = await readdir(agentsDir).catch(() => null);
-    if (files === null) {
-      checks.push({ name: 'agents', ok: true, warning: true, detail: `${agentsDir} does not exist`, fix: 'Run `orchestrator init` to write the default role agents.' });
-    } else {
-      const problems: string[] = [];
-      const names: string[] = [];
-      for (const file of files.filter((entry) => entry.endsWith('.md'))) {
-        try {
-          names.push((await loadAgentDefinition(agentsDir, file.slice(0, -3))).name);
-        } catch (error) {
-          problems.push(errorMessage(error));
-        }
-      }
-      checks.push({ name: 'agents', ok: problems.length === 0, detail: problems.length > 0 ? problems.join('; ') : names.join(', ') || 'none', fix: 'Fix the named agent file.' });
-    }
-  }
+  if (config) checks.push(await agentsCheck(config));
 
   const ui = dashboardUiDir();
   checks.push(
@@ -114,6 +88,7 @@ export async function doctorCommand(options: GlobalOptions): Promise<number> {
   for (const check of checks) {
     const mark = check.ok ? (check.warning ? paint.yellow('!') : paint.green('✔')) : paint.red('✗');
     out.write(`${mark} ${check.name.padEnd(13)} ${check.detail}\n`);
+    for (const line of check.lines ?? []) out.write(`  ${line.startsWith('error:') ? paint.red(line) : paint.dim(line)}\n`);
     if ((!check.ok || check.warning) && check.fix) out.write(`  ${paint.dim(`fix: ${check.fix}`)}\n`);
     if (!check.ok) failed += 1;
   }

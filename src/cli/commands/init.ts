@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { AGENT_NAMES, DEFAULT_AGENTS } from '../../agents/index.js';
+import { AGENT_NAMES, AgentRegistry, DEFAULT_AGENTS, userAgentsDir } from '../../agents/index.js';
 import { CONFIG_FILE_NAME, configSchema } from '../../config/index.js';
 import { NotAGitRepoError } from '../../lib/errors.js';
 import { painter } from '../format.js';
@@ -36,8 +36,25 @@ export async function initCommand(options: { cwd?: string; force?: boolean }): P
     [CONFIG_FILE_NAME]: `${JSON.stringify(config, null, 2)}\n`,
     'docs/roadmap/ROADMAP.md': ROADMAP_TEMPLATE,
   };
-  for (const name of AGENT_NAMES) files[`.claude/agents/${name}.md`] = DEFAULT_AGENTS[name] ?? '';
   let skipped = 0;
+  // An agent the user already has under that name (any file name, project or ~/.claude/agents) is kept: a
+  // second file with the same name would be a duplicate, and the user's own agent is the one they want.
+  const existing = await AgentRegistry.load({ projectDir: join(root, '.claude', 'agents'), userDir: userAgentsDir(process.env) });
+  const shown = (file: string) => (relative(root, file).startsWith('..') ? file : relative(root, file));
+  for (const name of AGENT_NAMES) {
+    let ownFile: string | null;
+    try {
+      ownFile = existing.find(name)?.definition.file ?? null;
+    } catch (error) {
+      ownFile = (error as { file?: string }).file ?? null; // a broken agent of that name: `doctor` explains it
+    }
+    if (ownFile !== null && ownFile !== join(root, '.claude', 'agents', `${name}.md`)) {
+      out.write(`${paint.yellow('keep')}    your ${name} agent: ${shown(ownFile)}\n`);
+      skipped += 1;
+      continue;
+    }
+    files[`.claude/agents/${name}.md`] = DEFAULT_AGENTS[name] ?? '';
+  }
   for (const [path, content] of Object.entries(files)) {
     const target = join(root, path);
     const exists = existsSync(target);

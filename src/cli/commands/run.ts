@@ -1,8 +1,7 @@
 import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadAgentDefinition } from '../../agents/index.js';
+import { resolve } from 'node:path';
 import { StoppedError, UsageError } from '../../lib/errors.js';
-import { createToolPolicy, reconcileOrphanedRuns, runAgent } from '../../orchestrator/index.js';
+import { createToolPolicy, loadAgentRegistry, reconcileOrphanedRuns, runAgent } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import { formatDuration } from '../../lib/time.js';
 import { openContext, type GlobalOptions } from '../context.js';
@@ -33,7 +32,8 @@ export async function runCommand(agentName: string, task: string, options: RunCo
   try {
     const { config, store, bus, writer, stdout } = ctx;
     await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000, prices: priceTable(config.pricing) });
-    const agent = await loadAgentDefinition(join(config.repoRoot, config.agentsDir), agentName);
+    // The user's agent of that name (project, then ~/.claude/agents), else the built-in default for a role.
+    const agent = (await loadAgentRegistry(config)).resolve(agentName).definition;
     const cliPath = locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH });
     const resumeSessionId = options.resume ? await resolveResume(ctx.store, options.resume) : undefined;
 
