@@ -123,4 +123,21 @@ CREATE INDEX events_run ON events (run_id, id);
 /** PostgreSQL compares text by the database's collation, which may ignore punctuation; ids and ISO times must sort bytewise, as in SQLite. */
 const bytewiseText = (ddl: string) => ddl.replace(/\bTEXT\b/g, 'TEXT COLLATE "C"');
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) }];
+/** The roadmap's note per work item, and the problems of the last roadmap read (status, doctor and the dashboard show them). */
+const ROADMAP_WARNINGS = `
+ALTER TABLE work_items ADD COLUMN note TEXT;
+
+CREATE TABLE roadmap_reads (
+  path TEXT PRIMARY KEY,
+  branch TEXT NOT NULL,
+  tip_sha TEXT NOT NULL,
+  read_at TEXT NOT NULL,
+  item_count INTEGER NOT NULL,
+  problems TEXT NOT NULL DEFAULT '[]'
+);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) },
+  { version: 2, name: 'roadmap_warnings', sqlite: ROADMAP_WARNINGS, postgres: bytewiseText(ROADMAP_WARNINGS) },
+];
