@@ -1,4 +1,4 @@
-import { splitHeadingTitle, type HeadingTail } from './status-text.js';
+import { readLeadingStatus, splitHeadingTitle, type StatusReading } from './status-text.js';
 
 /** A Markdown ATX heading: `### text`. */
 export const HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
@@ -15,9 +15,10 @@ export type PriorityHeading =
       itemKind: 'priority' | 'user_story';
       number: string;
       title: string;
-      tail: HeadingTail;
-      /** Where the tail (status or marker) starts in the line. */
-      tailOffset: number;
+      /** A status in the heading (`✅ Complete (Phase 2)` after the title, or `✅` before PRIORITY); `offset` is where it starts in the line. */
+      status: { reading: StatusReading; offset: number } | null;
+      /** Text after the title that is not a status: `⚡ NEW`, `🔴 P0 CRITICAL - DO THIS FIRST!`. */
+      marker: string | null;
     }
   | { kind: 'unreadable'; text: string }
   | { kind: 'other' };
@@ -32,13 +33,19 @@ export function readPriorityHeading(content: string, contentOffset = 0): Priorit
   const rest = match[2] ?? '';
   const restOffset = contentOffset + decoration + text.length - rest.length;
   const { title, tail } = splitHeadingTitle(rest);
+  let status = tail.kind === 'status' ? { reading: tail.reading, offset: restOffset + tail.offset } : null;
+  if (status === null && decoration > 0) {
+    // `### ✅ PRIORITY 7: Logging`: a status emoji before the number.
+    const leading = readLeadingStatus(content.slice(0, decoration));
+    if (leading?.emoji) status = { reading: { ...leading, note: '' }, offset: contentOffset };
+  }
   return {
     kind: 'item',
     itemKind: isPriority ? 'priority' : 'user_story',
     number: (match[1] ?? '').toUpperCase(),
     title,
-    tail,
-    tailOffset: restOffset + (tail.kind === 'status' ? tail.offset : 0),
+    status,
+    marker: tail.kind === 'marker' ? tail.text : null,
   };
 }
 

@@ -168,8 +168,8 @@ export function parseRoadmap(source: string, file = 'docs/roadmap/ROADMAP.md'): 
           kind: heading.itemKind,
           title: heading.title,
           slug: slugify(heading.title),
-          status: heading.tail.kind === 'status' ? heading.tail.reading.status : 'planned',
-          statusSource: heading.tail.kind === 'status' ? 'heading' : 'default',
+          status: heading.status ? heading.status.reading.status : 'planned',
+          statusSource: heading.status ? 'heading' : 'default',
           headingLine: lineNumber,
           statusLine: null,
           note: '',
@@ -196,8 +196,8 @@ export function parseRoadmap(source: string, file = 'docs/roadmap/ROADMAP.md'): 
           item,
           level,
           bodyStart: index + 1,
-          statusNote: heading.tail.kind === 'status' ? heading.tail.reading.note : '',
-          marker: heading.tail.kind === 'marker' ? heading.tail.text : null,
+          statusNote: heading.status?.reading.note ?? '',
+          marker: heading.marker,
           dependencyLines: [],
         };
         opened.push(current);

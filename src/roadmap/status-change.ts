@@ -42,8 +42,9 @@ function checkSameLineKept(beforeLine: string, afterLine: string, item: RoadmapI
     }
     const heading = readHeadingLine(line)?.heading;
     if (heading?.kind !== 'item') return null;
-    const tail = heading.tail.kind === 'status' ? line.slice(heading.tailOffset) : '';
-    return { prefix: line.slice(0, heading.tailOffset), reading: readLeadingStatus(tail), value: tail };
+    const offset = heading.status?.offset ?? line.length;
+    const tail = line.slice(offset);
+    return { prefix: line.slice(0, offset), reading: readLeadingStatus(tail), value: tail };
   };
   const was = parts(beforeLine);
   const now = parts(afterLine);

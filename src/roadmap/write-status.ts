@@ -45,10 +45,11 @@ export function setRoadmapStatus(text: string, number: string, status: RoadmapSt
   if (item.statusSource === 'heading') {
     return rewrite(item.headingLine, (line) => {
       const heading = readHeadingLine(line)?.heading;
-      if (heading?.kind !== 'item' || heading.tail.kind !== 'status') return line;
-      const tail = line.slice(heading.tailOffset);
+      if (heading?.kind !== 'item' || !heading.status) return line;
+      const { offset } = heading.status;
+      const tail = line.slice(offset);
       const reading = readLeadingStatus(tail);
-      return reading ? line.slice(0, heading.tailOffset) + replaceStatus(tail, reading, status) : line;
+      return reading ? line.slice(0, offset) + replaceStatus(tail, reading, status) : line;
     });
   }
   const headingPart = parts[item.headingLine - 1] ?? '';
