@@ -66,7 +66,7 @@ export function roadmapItemsTable(view: RoadmapView): string {
       String(entry.item.headingLine),
       clip(entry.item.title, 40),
       entry.item.heldBack !== null ? 'unreadable' : entry.item.status,
-      clip(entry.decision === 'skipped' ? `skip: ${entry.reason}` : entry.decision === 'next' ? (entry.state && entry.state !== 'planned' ? entry.state : 'next') : entry.reason, 60),
+      clip(entry.decision === 'skipped' ? `skip: ${entry.reason}` : entry.decision === 'next' ? (entry.state && entry.state !== 'planned' ? entry.state : 'next') : entry.reason, 80),
       clip(entry.item.note, 60),
     ]),
   );

@@ -146,7 +146,9 @@ export class Supervisor {
         this.#active.set(item.id, task);
       }
       if (this.#active.size === 0 && !waiting) {
-        const remaining = (await store.listWorkItems()).filter((item) => item.state !== 'done' && item.state !== 'blocked');
+        const latest = await store.listWorkItems();
+        // An item waiting on a dependency that never comes (blocked, held back, not in the roadmap) does not keep it busy.
+        const remaining = latest.filter((item) => item.state !== 'done' && item.state !== 'blocked' && dependenciesDone(item, latest));
         if (remaining.length === 0 || (budget.exhausted && remaining.every((item) => roleFor(item) !== null))) {
           if (this.#options.untilIdle) {
             stoppedBy = budget.exhausted && remaining.length > 0 ? 'budget' : 'idle';
