@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { generateLargeRoadmap, parseRoadmap } from '../roadmap/index.js';
 
 export interface RoadmapParseFigure {
@@ -31,9 +32,9 @@ function measure(text: string, runs: number): RoadmapParseFigure {
 }
 
 /** Roadmap parse times: a generated 33,000-line roadmap, the hand-grown fixture, and a 1,000,000-line file. */
-export function benchmarkRoadmapParse(handGrown: string): { large: RoadmapParseFigure; handGrown: RoadmapParseFigure; huge: RoadmapParseFigure; peakRssMb: number } {
+export function benchmarkRoadmapParse(handGrown: string): { large: RoadmapParseFigure; handGrown: RoadmapParseFigure; huge: RoadmapParseFigure; peakRssMb: number; loadAverage: number } {
   const large = measure(generateLargeRoadmap(33_000), 21);
   const grown = measure(handGrown, 21);
   const huge = measure(generateLargeRoadmap(1_000_000), 3);
-  return { large, handGrown: grown, huge, peakRssMb: process.memoryUsage().rss / 1024 / 1024 };
+  return { large, handGrown: grown, huge, peakRssMb: process.memoryUsage().rss / 1024 / 1024, loadAverage: loadavg()[0] ?? 0 };
 }

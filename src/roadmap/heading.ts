@@ -1,8 +1,7 @@
 import { readLeadingStatus, splitHeadingTitle, type StatusReading } from './status-text.js';
 
-/** A Markdown ATX heading: `### text`. */
-export const HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
-
+/** Cheap first test: most headings (`#### Acceptance`) name no item. */
+const MAY_BE_ITEM = /priority|US-\d/i;
 const LEADING_DECORATION = /^[^\p{L}\p{N}]*/u;
 const PRIORITY_HEADING = /^priority\s*#?\s*(\d+(?:\.\d+)*)(?:\*\*|__)?\s*(?::|\s[-—–]\s|\.\s)\s*(.*)$/iu;
 const STORY_HEADING = /^(US-\d+(?:\.\d+)*)(?:\*\*|__)?\s*(?::|\s[-—–]\s|\.\s)\s*(.*)$/iu;
@@ -25,6 +24,7 @@ export type PriorityHeading =
 
 /** Reads a heading's text (without the `#`s) as a priority or user story, wherever the emoji and bold are. */
 export function readPriorityHeading(content: string, contentOffset = 0): PriorityHeading {
+  if (!MAY_BE_ITEM.test(content)) return { kind: 'other' };
   const decoration = LEADING_DECORATION.exec(content)?.[0].length ?? 0;
   const text = content.slice(decoration);
   const match = PRIORITY_HEADING.exec(text) ?? STORY_HEADING.exec(text);
@@ -51,10 +51,27 @@ export function readPriorityHeading(content: string, contentOffset = 0): Priorit
 
 /** Reads a whole heading line; null when the line is not a heading. */
 export function readHeadingLine(line: string): { level: number; heading: PriorityHeading } | null {
-  const match = HEADING.exec(line);
-  if (!match) return null;
-  const hashes = match[1] ?? '';
-  const content = match[2] ?? '';
-  const contentOffset = line.indexOf(content, hashes.length);
-  return { level: hashes.length, heading: readPriorityHeading(content, contentOffset) };
+  // By hand rather than with HEADING: this runs on every heading of files with a million lines.
+  let index = 0;
+  while (index < 3 && line.charCodeAt(index) === 0x20) index++;
+  const hashesStart = index;
+  while (line.charCodeAt(index) === 0x23) index++;
+  const level = index - hashesStart;
+  if (level < 1 || level > 6) return null;
+  const space = line.charCodeAt(index);
+  if (space !== 0x20 && space !== 0x09) return null;
+  while (line.charCodeAt(index) === 0x20 || line.charCodeAt(index) === 0x09) index++;
+  let end = line.length;
+  while (end > index && /\s/.test(line.charAt(end - 1))) end--;
+  if (line.charCodeAt(end - 1) === 0x23) {
+    // A closing sequence (` ###`) is not part of the text; `C#` is.
+    let hashes = end;
+    while (hashes > index && line.charCodeAt(hashes - 1) === 0x23) hashes--;
+    if (hashes === index) end = index;
+    else if (line.charCodeAt(hashes - 1) === 0x20 || line.charCodeAt(hashes - 1) === 0x09) {
+      end = hashes;
+      while (end > index && /\s/.test(line.charAt(end - 1))) end--;
+    }
+  }
+  return { level, heading: readPriorityHeading(line.slice(index, end), index) };
 }

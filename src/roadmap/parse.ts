@@ -66,6 +66,13 @@ const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 /** How many lines under a heading a plain `Status:` (without bold) is still read as the item's status. */
 const PLAIN_STATUS_WINDOW = 3;
 
+/** Index of the first character that is not a space or tab (the line's length when there is none). */
+function firstNonSpace(line: string): number {
+  let index = 0;
+  while (index < line.length && (line.charCodeAt(index) === 0x20 || line.charCodeAt(index) === 0x09)) index++;
+  return index;
+}
+
 /** The status value of a `**Status**:` line and where it starts in the line, or null when the line is none. */
 export function statusValueOf(line: string, plain = false): { value: string; offset: number } | null {
   const match = STATUS_LINE.exec(line) ?? (plain ? STATUS_LINE_PLAIN.exec(line) : null);
@@ -77,8 +84,7 @@ export function statusValueOf(line: string, plain = false): { value: string; off
 
 /** Lowercase kebab-case, ASCII only, at most 40 characters, no dash at either end. */
 export function slugify(title: string): string {
-  const ascii = title
-    .normalize('NFKD')
+  const ascii = (/[^\x00-\x7f]/.test(title) ? title.normalize('NFKD') : title)
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
@@ -111,7 +117,8 @@ interface OpenItem {
 
 export function parseRoadmap(source: string, file = 'docs/roadmap/ROADMAP.md'): RoadmapParseResult {
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  const lines = text.split(/\r?\n/);
+  const lines = text.split('\n');
+  if (text.includes('\r')) for (let index = 0; index < lines.length; index++) lines[index] = (lines[index] ?? '').replace(/\r$/, '');
   const items: RoadmapItem[] = [];
   const duplicates: RoadmapItem[] = [];
   const problems: RoadmapProblem[] = [];
@@ -125,11 +132,12 @@ export function parseRoadmap(source: string, file = 'docs/roadmap/ROADMAP.md'): 
   const close = (endExclusive: number) => {
     if (!current) return;
     const { item } = current;
-    item.body = lines
-      .slice(current.bodyStart, endExclusive)
-      .filter((line) => !STATUS_LINE.test(line))
-      .join('\n')
-      .trim();
+    const body: string[] = [];
+    for (let index = current.bodyStart; index < endExclusive; index++) {
+      const line = lines[index] ?? '';
+      if (!STATUS_LINE.test(line)) body.push(line);
+    }
+    item.body = body.join('\n').trim();
     item.note = [current.statusNote, current.marker ?? ''].filter((part) => part.length > 0).join(' · ');
     if (current.marker !== null && item.statusSource === 'default' && item.heldBack === null) {
       problem(item.headingLine, 'warning', `the heading of ${itemLabel(item)} ends with "${current.marker}", which is not a status: it is read as 📝 Planned`, `Add a **Status**: line under the heading. ${KNOWN_STATUSES_HINT}`);
@@ -143,7 +151,9 @@ export function parseRoadmap(source: string, file = 'docs/roadmap/ROADMAP.md'): 
       if (line.includes('-->')) inComment = false;
       continue;
     }
-    const fenceMatch = FENCE.exec(line);
+    const first = firstNonSpace(line);
+    const start = line.charCodeAt(first);
+    const fenceMatch = first <= 3 && (start === 0x60 || start === 0x7e) ? FENCE.exec(line) : null;
     if (fence) {
       // A fence closes only with the same character, at least as long, and nothing after it (CommonMark).
       if (fenceMatch?.[1] && fenceMatch[1][0] === fence.char && fenceMatch[1].length >= fence.length && line.trim() === fenceMatch[1]) fence = null;
@@ -153,11 +163,11 @@ export function parseRoadmap(source: string, file = 'docs/roadmap/ROADMAP.md'): 
       fence = { char: fenceMatch[1][0] ?? '`', length: fenceMatch[1].length };
       continue;
     }
-    if (line.trimStart().startsWith('<!--') && !line.includes('-->')) {
+    if (start === 0x3c && line.startsWith('<!--', first) && !line.includes('-->')) {
       inComment = true;
       continue;
     }
-    const headingLine = line.includes('#') ? readHeadingLine(line) : null;
+    const headingLine = start === 0x23 && first <= 3 ? readHeadingLine(line) : null;
     if (headingLine) {
       const { level, heading } = headingLine;
       if (heading.kind === 'item') {

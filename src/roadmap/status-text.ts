@@ -33,14 +33,16 @@ const STATUS_EMOJI: readonly (readonly [string, RoadmapStatus])[] = [
   ['🚧', 'manual_review'],
 ];
 
-/** Status words, anchored at the start of what is left; longest first. */
+/** Status words, sticky (matched where the emoji left off, without slicing); not followed by a letter or digit. */
 const STATUS_WORDS: readonly (readonly [RegExp, RoadmapStatus])[] = [
-  [/^manual\s+review(?:\s+required)?(?![\p{L}\p{N}])/iu, 'manual_review'],
-  [/^(?:complete|completed|done|finished)(?![\p{L}\p{N}])/iu, 'complete'],
-  [/^(?:in[\s-]progress|wip|ongoing)(?![\p{L}\p{N}])/iu, 'in_progress'],
-  [/^(?:blocked|on[\s-]hold)(?![\p{L}\p{N}])/iu, 'blocked'],
-  [/^(?:planned|not[\s-]started|to[\s-]?do)(?![\p{L}\p{N}])/iu, 'planned'],
+  [/manual\s+review(?:\s+required)?(?![\p{L}\p{N}])/iuy, 'manual_review'],
+  [/(?:complete|completed|done|finished)(?![\p{L}\p{N}])/iuy, 'complete'],
+  [/(?:in[\s-]progress|wip|ongoing)(?![\p{L}\p{N}])/iuy, 'in_progress'],
+  [/(?:blocked|on[\s-]hold)(?![\p{L}\p{N}])/iuy, 'blocked'],
+  [/(?:planned|not[\s-]started|to[\s-]?do)(?![\p{L}\p{N}])/iuy, 'planned'],
 ];
+/** First letters of the status words: a cheap test before the regexes. */
+const STATUS_WORD_START = /[mcdfiwobnpt]/iy;
 
 const CANONICAL_EMOJI: Record<RoadmapStatus, string> = { planned: '📝', in_progress: '🔄', complete: '✅', blocked: '⏸️', manual_review: '🚧' };
 const CANONICAL_WORD: Record<RoadmapStatus, string> = { planned: 'Planned', in_progress: 'In Progress', complete: 'Complete', blocked: 'Blocked', manual_review: 'Manual Review Required' };
@@ -52,12 +54,17 @@ export function formatStatus(status: RoadmapStatus): string {
 
 export const KNOWN_STATUSES_HINT = 'Start the status with one of: 📝 Planned, 🔄 In Progress, ✅ Complete, ⏸️ Blocked, 🚧 Manual Review Required (anything after it is kept as a note).';
 
-const EMPHASIS = /^[*_\s]*/;
+const EMPHASIS = /[*_\s]*/y;
+
+function skipEmphasis(text: string, from: number): number {
+  EMPHASIS.lastIndex = from;
+  return EMPHASIS.test(text) ? EMPHASIS.lastIndex : from;
+}
 const NOTE_SEPARATOR = /^[*_\s\-—–:|,;.]+/;
 
 /** Reads the status at the start of `text`, or null when it does not start with one. */
 export function readLeadingStatus(text: string): StatusReading | null {
-  let index = EMPHASIS.exec(text)?.[0].length ?? 0;
+  let index = skipEmphasis(text, 0);
   let status: RoadmapStatus | null = null;
   let emoji: StatusReading['emoji'] = null;
   let word: StatusReading['word'] = null;
@@ -71,18 +78,20 @@ export function readLeadingStatus(text: string): StatusReading | null {
       break;
     }
   }
-  const afterEmoji = index + (EMPHASIS.exec(text.slice(index, index + 8))?.[0].length ?? 0);
-  const rest = text.slice(afterEmoji, afterEmoji + 40);
-  for (const [pattern, meaning] of STATUS_WORDS) {
-    const match = pattern.exec(rest);
-    if (!match) continue;
-    // With an emoji, the emoji decides; a word that says something else is part of the note.
-    if (status === null || status === meaning) {
-      status = meaning;
-      word = { start: afterEmoji, end: afterEmoji + match[0].length };
-      index = word.end;
+  const afterEmoji = skipEmphasis(text, index);
+  STATUS_WORD_START.lastIndex = afterEmoji;
+  if (STATUS_WORD_START.test(text)) {
+    for (const [pattern, meaning] of STATUS_WORDS) {
+      pattern.lastIndex = afterEmoji;
+      if (!pattern.test(text)) continue;
+      // With an emoji, the emoji decides; a word that says something else is part of the note.
+      if (status === null || status === meaning) {
+        status = meaning;
+        word = { start: afterEmoji, end: pattern.lastIndex };
+        index = word.end;
+      }
+      break;
     }
-    break;
   }
   if (status === null) return null;
   return { status, emoji, word, note: text.slice(index).replace(NOTE_SEPARATOR, '').trim() };
@@ -104,6 +113,7 @@ export function replaceStatus(text: string, reading: StatusReading, status: Road
 }
 
 const PICTOGRAPH = /\p{Extended_Pictographic}/u;
+const NON_ASCII = /[^\x00-\x7f]/;
 const BRACKETED_WORD_STATUS = /\s(?:[-—–|]\s*|\(|\[)\s*((?:manual\s+review(?:\s+required)?|complete|completed|done|in[\s-]progress|blocked|planned)[)\]]?(?:\s*\(.*\))?)\s*$/iu;
 
 /** A heading's tail after the title: a status, a marker that is not a status, or nothing. */
@@ -115,7 +125,7 @@ export type HeadingTail = { kind: 'status'; reading: StatusReading; offset: numb
  * `offset` is where the tail starts in `text`, so the status can be rewritten in place.
  */
 export function splitHeadingTitle(text: string): { title: string; tail: HeadingTail } {
-  const pictograph = PICTOGRAPH.exec(text);
+  const pictograph = NON_ASCII.test(text) ? PICTOGRAPH.exec(text) : null;
   if (pictograph && pictograph.index > 0) {
     const tailText = text.slice(pictograph.index);
     const title = cleanTitle(text.slice(0, pictograph.index));
