@@ -166,7 +166,7 @@ export function WorkItemsPage() {
       <ErrorBox error={error} />
       <Card title="Work items" actions={<div class="state-counts">{[...counts].map(([state, n]) => <span key={state}><StatusBadge status={state} /> {n}</span>)}</div>}>
         {data && data.items.length === 0 ? (
-          <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md, and `orchestrator bug` files bugs.</p>
+          <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md (`orchestrator plan` shows what it will take), and `orchestrator bug` files bugs.</p>
         ) : (
           <table class="grid" data-table="work-items">
             <GridHead columns={['item', 'title', 'state', 'runs', 'branch', 'spec / review', 'cost', 'blocked reason']} numeric={['cost']} />
