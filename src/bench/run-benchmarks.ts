@@ -87,7 +87,7 @@ async function main(): Promise<void> {
         row('test/fixtures/roadmaps/hand-grown.md', figures.handGrown, '—'),
         row('generated, 1,000,000 lines', figures.huge, '≤ 5 s, no crash'),
         '',
-        `Peak RSS of the benchmark process after the 1,000,000-line parses: ${figures.peakRssMb.toFixed(0)} MB. Load average while measuring: ${figures.loadAverage.toFixed(1)} on ${cpus().length} cores (other work on the machine slows every figure here).`,
+        `Peak RSS of the benchmark process after the 1,000,000-line parses: ${figures.peakRssMb.toFixed(0)} MB. Measured on Node ${process.version.slice(1)}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), with a load average of ${figures.loadAverage.toFixed(1)} from other work on the machine (every figure here slows with it).`,
       ].join('\n'),
     );
     log(`  33k: median ${figures.large.medianMs.toFixed(1)} ms; hand-grown: ${figures.handGrown.medianMs.toFixed(1)} ms; 1M: median ${figures.huge.medianMs.toFixed(0)} ms`);
