@@ -55,6 +55,7 @@ export function formatStatus(status: RoadmapStatus): string {
 export const KNOWN_STATUSES_HINT = 'Start the status with one of: 📝 Planned, 🔄 In Progress, ✅ Complete, ⏸️ Blocked, 🚧 Manual Review Required (anything after it is kept as a note).';
 
 const EMPHASIS = /[*_\s]*/y;
+const OTHER_EMOJI = /\p{Extended_Pictographic}\uFE0F?/uy;
 
 function skipEmphasis(text: string, from: number): number {
   EMPHASIS.lastIndex = from;
@@ -78,7 +79,13 @@ export function readLeadingStatus(text: string): StatusReading | null {
       break;
     }
   }
-  const afterEmoji = skipEmphasis(text, index);
+  // Another emoji before a status word (`⏳ In Progress`, `🟡 Planned`): the word decides, the emoji is replaced with it.
+  let otherEmoji: StatusReading['emoji'] = null;
+  if (status === null) {
+    OTHER_EMOJI.lastIndex = index;
+    if (OTHER_EMOJI.test(text)) otherEmoji = { start: index, end: OTHER_EMOJI.lastIndex };
+  }
+  const afterEmoji = skipEmphasis(text, otherEmoji?.end ?? index);
   STATUS_WORD_START.lastIndex = afterEmoji;
   if (STATUS_WORD_START.test(text)) {
     for (const [pattern, meaning] of STATUS_WORDS) {
@@ -87,6 +94,7 @@ export function readLeadingStatus(text: string): StatusReading | null {
       // With an emoji, the emoji decides; a word that says something else is part of the note.
       if (status === null || status === meaning) {
         status = meaning;
+        emoji ??= otherEmoji;
         word = { start: afterEmoji, end: pattern.lastIndex };
         index = word.end;
       }

@@ -92,6 +92,9 @@ describe('reading a status as a person does', () => {
     ['⏸️ Blocked: waiting on legal', 'blocked', 'waiting on legal'],
     ['🚧 Manual Review Required', 'manual_review', ''],
     ['✅ Planned later', 'complete', 'Planned later'],
+    ['⏳ In Progress (60%)', 'in_progress', '(60%)'],
+    ['🟡 **Planned** - next sprint', 'planned', 'next sprint'],
+    ['🔴 P0 CRITICAL - DO THIS FIRST!', null, null],
     ['Completely unclear', null, null],
     ['Whenever', null, null],
   ])('%s', (text, status, note) => {

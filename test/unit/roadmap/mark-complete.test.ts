@@ -15,6 +15,8 @@ const ROADMAP = [
   'body',
   '### ⏸️ PRIORITY 5: Sync',
   '### PRIORITY 6: Export - planned',
+  '### PRIORITY 7: Import',
+  '**Status**: ⏳ In progress (60%)',
   '',
 ].join('\n');
 
@@ -26,6 +28,7 @@ describe('marking an item complete', () => {
     ['4', 8, '', '**Status**: ✅ Complete'],
     ['5', 9, '### ⏸️ PRIORITY 5: Sync', '### ✅ PRIORITY 5: Sync'],
     ['6', 10, '### PRIORITY 6: Export - planned', '### PRIORITY 6: Export - Complete'],
+    ['7', 12, '**Status**: ⏳ In progress (60%)', '**Status**: ✅ Complete (60%)'],
   ])('PRIORITY %s: changes only its own status and keeps its note', (number, changedLine, before, after) => {
     const edit = setRoadmapStatus(ROADMAP, number, 'complete');
     expect(edit).toMatchObject({ changedLine, before, after });
