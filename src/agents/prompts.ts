@@ -119,7 +119,8 @@ export function projectManagerPrompt(item: PriorityRef, context: { roadmapPath: 
     `PRIORITY ${item.number}: ${item.title}`,
     '',
     `This priority was reviewed and merged into ${context.integrationBranch}.`,
-    `In ${context.roadmapPath}, set the status of PRIORITY ${item.number} to "✅ Complete": its **Status**: line if it has one, otherwise the status at the end of its heading.`,
+    `In ${context.roadmapPath}, set the status of PRIORITY ${item.number} to "✅ Complete": its **Status**: line if it has one, otherwise the status at the end of its heading, otherwise add a line \`**Status**: ✅ Complete\` right under its heading.`,
+    'Replace only the status emoji and word: keep whatever follows them on that line (a date, a note), the bold and the case.',
     'Change nothing else in the file, and no other file.',
   ].join('\n');
 }

@@ -10,6 +10,7 @@ import { scriptedModelCommand } from './commands/scripted-model.js';
 import { initCommand } from './commands/init.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { startCommand } from './commands/start.js';
+import { planCommand } from './commands/plan.js';
 import { bugCommand, statusCommand, unblockCommand } from './commands/work-items.js';
 
 function positiveNumber(value: string): number {
@@ -65,9 +66,15 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('status')
-    .description('work items (roadmap priorities and bugs), their states, runs and cost')
+    .description('the roadmap read as start reads it (every item, its note, its problems), then work items with their states, runs and cost')
     .option('--json', 'JSON output')
     .action(act((options: { json?: boolean }) => statusCommand({ ...globals(), ...options })));
+
+  program
+    .command('plan')
+    .description('what `start` would do, spawning nothing: the roadmap items it takes in order, what it skips and why, and the problems in the roadmap')
+    .option('--json', 'JSON output')
+    .action(act((options: { json?: boolean }) => planCommand({ ...globals(), ...options })));
 
   program
     .command('bug')

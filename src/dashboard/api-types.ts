@@ -1,12 +1,12 @@
 /**
  * The dashboard's HTTP API, as the web UI sees it. Types only: the UI imports this file, never server code.
  */
-import type { AuditEventRecord, InvocationRecord, RunSummary, UsageRow, WorkItemRecord } from '../store/index.js';
+import type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, RunSummary, StoredRoadmapProblem, UsageRow, WorkItemRecord } from '../store/index.js';
 import type { JsonObject, JsonValue, MessageRecord } from '../events/index.js';
 import type { LiveRunState } from './live-runs.js';
 import type { MessageDigest } from './message-digest.js';
 
-export type { AuditEventRecord, InvocationRecord, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkItemRecord };
+export type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, StoredRoadmapProblem, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkItemRecord };
 
 export interface ServerInfo {
   version: string;
@@ -58,6 +58,8 @@ export interface WorkItemView extends WorkItemRecord {
 
 export interface WorkItemsResponse {
   items: WorkItemView[];
+  /** The orchestrator's last read of the roadmap, with its problems (file:line, fix); null before the first start. */
+  roadmap: RoadmapReadRecord | null;
 }
 
 export interface WorkItemDetailResponse {

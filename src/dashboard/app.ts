@@ -205,7 +205,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       const runs = (await store.listRuns({ workItemId: item.id, limit: 200 })).map((run) => view(run, byId));
       views.push({ ...item, runs, costUsd: runs.reduce((sum, run) => sum + run.costUsd, 0), costEstimated: runs.some((run) => run.costEstimated) });
     }
-    return send<WorkItemsResponse>({ items: views });
+    return send<WorkItemsResponse>({ items: views, roadmap: await store.latestRoadmapRead() });
   });
 
   app.get('/api/work-items/:id', async (c) => {

@@ -13,3 +13,4 @@ export * from './deliverables.js';
 export * from './limiter.js';
 export * from './documents.js';
 export { stopLocalSession } from './local-stops.js';
+export * from './roadmap-source.js';

@@ -11,7 +11,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import type { EventBus, RunId, WorkItemId } from '../events/index.js';
 import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
-import { parseRoadmap, specFileName, branchName, slugify, type RoadmapItem } from '../roadmap/index.js';
+import { checkMarkedComplete, specFileName, branchName, slugify, type RoadmapItem } from '../roadmap/index.js';
 import type { Store, WorkItemRecord } from '../store/index.js';
 import { priceTable } from '../usage/index.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
@@ -19,6 +19,7 @@ import { ConcurrencyLimiter, Mutex } from './limiter.js';
 import { createToolPolicy } from './permissions.js';
 import { backoffDelayMs, isTransientFailure } from './retry.js';
 import { RepoOps } from './repo-ops.js';
+import { formatRoadmapProblem, readRoadmapSnapshot, type RoadmapSnapshot } from './roadmap-source.js';
 import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role, rolePolicy } from './role-policies.js';
 import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
@@ -45,6 +46,8 @@ export interface SupervisorReport {
 
 const BUG_SEVERITY_ORDER: Record<string, number> = { critical: 0, high: 1, medium: 3, low: 4 };
 const ROADMAP_STARTABLE = new Set(['planned', 'in_progress']);
+/** How many roadmap problems one notice burst shows; the rest are counted (status and plan list all). */
+const ROADMAP_PROBLEMS_ANNOUNCED = 10;
 
 /**
  * The long-running loop: reads the roadmap from the integration branch, keeps one work item per priority or
@@ -64,6 +67,8 @@ export class Supervisor {
   readonly #agents = new Map<string, AgentDefinition>();
   #integrationBranch = '';
   #lastRoadmapSha = '';
+  #roadmap: RoadmapSnapshot | null = null;
+  #announcedProblems: string | null = null;
   #budgetNoticeShown = false;
 
   constructor(options: SupervisorOptions) {
@@ -74,6 +79,11 @@ export class Supervisor {
 
   get integrationBranch(): string {
     return this.#integrationBranch;
+  }
+
+  /** The roadmap as last read from the integration branch (items, duplicates, problems), for the start banner. */
+  get roadmap(): RoadmapSnapshot | null {
+    return this.#roadmap;
   }
 
   /** Checks the repository and agents before any work: every problem is an error naming the fix. */
@@ -136,7 +146,9 @@ export class Supervisor {
         this.#active.set(item.id, task);
       }
       if (this.#active.size === 0 && !waiting) {
-        const remaining = (await store.listWorkItems()).filter((item) => item.state !== 'done' && item.state !== 'blocked');
+        const latest = await store.listWorkItems();
+        // An item waiting on a dependency that never comes (blocked, held back, not in the roadmap) does not keep it busy.
+        const remaining = latest.filter((item) => item.state !== 'done' && item.state !== 'blocked' && dependenciesDone(item, latest));
         if (remaining.length === 0 || (budget.exhausted && remaining.every((item) => roleFor(item) !== null))) {
           if (this.#options.untilIdle) {
             stoppedBy = budget.exhausted && remaining.length > 0 ? 'budget' : 'idle';
@@ -152,25 +164,25 @@ export class Supervisor {
     return { items: await store.listWorkItems(), stoppedBy };
   }
 
-  /** Reads ROADMAP.md at the tip of the integration branch and creates or updates work items. */
+  /**
+   * Reads ROADMAP.md at the tip of the integration branch and creates or updates work items. Problems in the file
+   * do not stop it: they are announced (once per change) and kept in the store for status, doctor and the
+   * dashboard; an item held back by one (unreadable status, no title) is not created. Throws only when the
+   * roadmap cannot be read at all.
+   */
   async syncRoadmap(): Promise<void> {
     const { config, store } = this.#options;
     const tip = await this.#repo.headSha(this.#integrationBranch);
     if (tip === this.#lastRoadmapSha) return;
-    const text = await this.#repo.showFile(this.#integrationBranch, config.roadmapPath);
-    if (text === null) {
-      throw new RoadmapParseError(config.roadmapPath, 1, `no roadmap on branch ${this.#integrationBranch}`, {
-        hint: `Create ${config.roadmapPath} (\`orchestrator init\` writes a template) and commit it to ${this.#integrationBranch}.`,
-      });
-    }
-    const parsed = parseRoadmap(text, config.roadmapPath);
-    const problem = parsed.problems[0];
-    if (problem) throw new RoadmapParseError(problem.file, problem.line, problem.message, { hint: problem.hint });
+    const snapshot = await readRoadmapSnapshot(this.#repo, this.#integrationBranch, config.roadmapPath);
+    await this.#recordRoadmapRead(snapshot);
     const existing = new Map((await store.listWorkItems({ kind: 'priority' })).map((item) => [item.id, item]));
     const at = nowIso();
-    for (const entry of parsed.items) {
+    for (const entry of snapshot.parsed.items) {
+      if (entry.heldBack !== null) continue;
       const id = priorityId(entry);
       const current = existing.get(id);
+      const note = entry.note.length > 0 ? entry.note : null;
       if (!current) {
         if (!ROADMAP_STARTABLE.has(entry.status) && entry.status !== 'complete') continue;
         await store.upsertWorkItem({
@@ -182,17 +194,32 @@ export class Supervisor {
           state: entry.status === 'complete' ? WorkItemState.done : WorkItemState.planned,
           position: entry.position,
           body: entry.body,
+          note,
           dependsOn: entry.dependsOn,
           at,
         });
         continue;
       }
-      await store.updateWorkItem(id, { title: entry.title, body: entry.body, position: entry.position, dependsOn: entry.dependsOn, updatedAt: at });
+      await store.updateWorkItem(id, { title: entry.title, body: entry.body, note, position: entry.position, dependsOn: entry.dependsOn, updatedAt: at });
       if (entry.status === 'complete' && current.state === WorkItemState.planned) {
         await this.#transition(current, WorkItemState.done, 'the roadmap already marks it complete');
       }
     }
     this.#lastRoadmapSha = tip;
+  }
+
+  /** Keeps the read in the store and announces its problems when they differ from the last ones announced. */
+  async #recordRoadmapRead(snapshot: RoadmapSnapshot): Promise<void> {
+    const { problems, items, duplicates } = snapshot.parsed;
+    this.#roadmap = snapshot;
+    await this.#options.store.saveRoadmapRead({ path: snapshot.path, branch: snapshot.branch, tipSha: snapshot.tipSha, readAt: nowIso(), itemCount: items.length + duplicates.length, problems });
+    const fingerprint = problems.map((problem) => `${problem.line}\u0000${problem.message}`).join('\n');
+    if (fingerprint === this.#announcedProblems) return;
+    this.#announcedProblems = fingerprint;
+    if (problems.length === 0) return;
+    const shown = problems.slice(0, ROADMAP_PROBLEMS_ANNOUNCED);
+    for (const problem of shown) this.#notice(problem.severity === 'error' ? 'warn' : 'info', `roadmap: ${formatRoadmapProblem(problem)}`);
+    if (problems.length > shown.length) this.#notice('warn', `roadmap: ${problems.length - shown.length} more problem(s) in ${snapshot.path}: \`orchestrator plan\` lists them all`);
   }
 
   // ---- one step per call -------------------------------------------------------------------------------------
@@ -371,7 +398,7 @@ export class Supervisor {
     });
   }
 
-  /** null when the roadmap changed exactly as asked: this item complete, every other item as before. */
+  /** null when the roadmap changed exactly as asked: this item's status complete (its note kept), every other line as before. */
   async #verifyRoadmapUpdate(worktree: string, item: WorkItemRecord, beforeText: string | null): Promise<string | null> {
     const { config } = this.#options;
     const dirty = await this.#repo.dirtyFiles(worktree);
@@ -379,20 +406,8 @@ export class Supervisor {
     if (others.length > 0) return `the project manager changed files other than the roadmap: ${others.join(', ')}`;
     const afterText = await this.#repo.readWorktreeFile(worktree, config.roadmapPath);
     if (afterText === null) return `${config.roadmapPath} is gone`;
-    const after = parseRoadmap(afterText, config.roadmapPath);
-    const entry = after.items.find((candidate) => candidate.number === item.number);
-    if (!entry) return `PRIORITY ${item.number} is no longer in ${config.roadmapPath}`;
-    if (entry.status !== 'complete') return `${config.roadmapPath} still shows PRIORITY ${item.number} as ${entry.status}`;
-    const before = beforeText ? parseRoadmap(beforeText, config.roadmapPath) : null;
-    if (before) {
-      const changed = after.items.filter((candidate) => {
-        if (candidate.number === item.number) return false;
-        const previous = before.items.find((old) => old.number === candidate.number);
-        return !previous || previous.status !== candidate.status || previous.title !== candidate.title;
-      });
-      if (changed.length > 0) return `the project manager also changed ${changed.map((c) => `PRIORITY ${c.number}`).join(', ')}`;
-    }
-    return null;
+    if (beforeText === null) return `${config.roadmapPath} was not on ${this.#integrationBranch} before the change`;
+    return checkMarkedComplete(beforeText, afterText, item.number, config.roadmapPath);
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../events/index.js';
 import { StoreError } from '../lib/errors.js';
-import { auditEventFromRow, invocationFromRow, messageFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
+import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
 import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Params, type Query } from './sql.js';
 import { findRunByPrefix } from './sqlite-store.js';
@@ -15,6 +15,7 @@ import type {
   NewInvocation,
   NewRun,
   NewWorkItem,
+  RoadmapReadRecord,
   RunFilter,
   RunRecord,
   RunSummary,
@@ -237,6 +238,15 @@ export class PostgresStore implements Store {
       await this.#run(sql.transitionEvent(id, from, to, reason, at), client);
       return true;
     });
+  }
+
+  async saveRoadmapRead(input: RoadmapReadRecord): Promise<void> {
+    await this.#run(sql.saveRoadmapRead(input));
+  }
+
+  async latestRoadmapRead(): Promise<RoadmapReadRecord | null> {
+    const row = await this.#get(sql.latestRoadmapRead);
+    return row ? roadmapReadFromRow(row) : null;
   }
 
   async appendEvent(input: NewAuditEvent): Promise<AuditEventRecord> {

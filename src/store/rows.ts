@@ -1,5 +1,5 @@
 import type { InvocationId, JsonObject, MessageRecord, RunErrorKind, RunId, RunStatus, WorkItemId } from '../events/index.js';
-import type { AuditEventRecord, InvocationRecord, RunRecord, RunSummary, WorkItemKind, WorkItemRecord } from './store.js';
+import type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, RunRecord, RunSummary, StoredRoadmapProblem, WorkItemKind, WorkItemRecord } from './store.js';
 
 /** Row shapes as both databases return them (snake_case), and their mapping to records. Shared by both stores. */
 export type Row = Record<string, unknown>;
@@ -176,6 +176,7 @@ export function workItemFromRow(row: Row): WorkItemRecord {
     position: num(row.position),
     severity: strOrNull(row.severity),
     body: strOrNull(row.body),
+    note: strOrNull(row.note),
     dependsOn: parseJson<string[]>(row.depends_on, []),
     specPath: strOrNull(row.spec_path),
     reviewPath: strOrNull(row.review_path),
@@ -185,6 +186,17 @@ export function workItemFromRow(row: Row): WorkItemRecord {
     blockedReason: strOrNull(row.blocked_reason),
     createdAt: str(row.created_at),
     updatedAt: str(row.updated_at),
+  };
+}
+
+export function roadmapReadFromRow(row: Row): RoadmapReadRecord {
+  return {
+    path: str(row.path),
+    branch: str(row.branch),
+    tipSha: str(row.tip_sha),
+    readAt: str(row.read_at),
+    itemCount: num(row.item_count),
+    problems: parseJson<StoredRoadmapProblem[]>(row.problems, []),
   };
 }
 
@@ -211,6 +223,7 @@ export const WORK_ITEM_COLUMNS: Record<string, { column: string; json?: boolean 
   blockedReason: { column: 'blocked_reason' },
   position: { column: 'position' },
   body: { column: 'body' },
+  note: { column: 'note' },
   severity: { column: 'severity' },
   dependsOn: { column: 'depends_on', json: true },
   updatedAt: { column: 'updated_at' },

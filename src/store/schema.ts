@@ -132,7 +132,22 @@ ALTER TABLE invocations ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE invocations ADD COLUMN cost_note TEXT;
 `;
 
+/** The roadmap's note per work item, and the problems of the last roadmap read (status, doctor and the dashboard show them). */
+const ROADMAP_WARNINGS = `
+ALTER TABLE work_items ADD COLUMN note TEXT;
+
+CREATE TABLE roadmap_reads (
+  path TEXT PRIMARY KEY,
+  branch TEXT NOT NULL,
+  tip_sha TEXT NOT NULL,
+  read_at TEXT NOT NULL,
+  item_count INTEGER NOT NULL,
+  problems TEXT NOT NULL DEFAULT '[]'
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) },
   { version: 2, name: 'cost_estimates', sqlite: COST_ESTIMATES, postgres: bytewiseText(COST_ESTIMATES) },
+  { version: 3, name: 'roadmap_warnings', sqlite: ROADMAP_WARNINGS, postgres: bytewiseText(ROADMAP_WARNINGS) },
 ];

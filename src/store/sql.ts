@@ -1,6 +1,6 @@
 import { payloadJsonOf, type MessageRecord, type RunId, type WorkItemId } from '../events/index.js';
 import { WORK_ITEM_COLUMNS, usageKeyExpression, type Row } from './rows.js';
-import type { FinishInvocation, FinishRun, NewAuditEvent, NewInvocation, NewRun, NewWorkItem, RunFilter, UsageQuery, UsageRow, WorkItemPatch } from './store.js';
+import type { FinishInvocation, FinishRun, NewAuditEvent, NewInvocation, NewRun, NewWorkItem, RoadmapReadRecord, RunFilter, UsageQuery, UsageRow, WorkItemPatch } from './store.js';
 
 /**
  * The SQL both stores run, written once with `?` placeholders (the PostgreSQL store numbers them). Only what
@@ -135,12 +135,19 @@ export const sql = {
     };
   },
   upsertWorkItem: (input: NewWorkItem): Query => ({
-    sql: `INSERT INTO work_items (id, kind, number, title, slug, state, position, severity, body, depends_on, created_at, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    sql: `INSERT INTO work_items (id, kind, number, title, slug, state, position, severity, body, note, depends_on, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (id) DO UPDATE SET title = excluded.title, slug = excluded.slug, position = excluded.position, body = excluded.body,
-            depends_on = excluded.depends_on, severity = excluded.severity, updated_at = excluded.updated_at`,
-    params: [input.id, input.kind, input.number, input.title, input.slug, input.state, input.position, input.severity ?? null, input.body ?? null, JSON.stringify(input.dependsOn ?? []), input.at, input.at],
+            note = excluded.note, depends_on = excluded.depends_on, severity = excluded.severity, updated_at = excluded.updated_at`,
+    params: [input.id, input.kind, input.number, input.title, input.slug, input.state, input.position, input.severity ?? null, input.body ?? null, input.note ?? null, JSON.stringify(input.dependsOn ?? []), input.at, input.at],
   }),
+  saveRoadmapRead: (input: RoadmapReadRecord): Query => ({
+    sql: `INSERT INTO roadmap_reads (path, branch, tip_sha, read_at, item_count, problems) VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT (path) DO UPDATE SET branch = excluded.branch, tip_sha = excluded.tip_sha, read_at = excluded.read_at,
+            item_count = excluded.item_count, problems = excluded.problems`,
+    params: [input.path, input.branch, input.tipSha, input.readAt, input.itemCount, JSON.stringify(input.problems)],
+  }),
+  latestRoadmapRead: { sql: 'SELECT * FROM roadmap_reads ORDER BY read_at DESC, path LIMIT 1', params: [] } as Query,
   getWorkItem: (id: WorkItemId): Query => ({ sql: 'SELECT * FROM work_items WHERE id = ?', params: [id] }),
   listWorkItems: (filter: { kind?: 'priority' | 'bug'; states?: readonly string[] }): Query => {
     const clauses: string[] = [];

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../events/index.js';
 import { StoreError } from '../lib/errors.js';
-import { auditEventFromRow, invocationFromRow, messageFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
+import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
 import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Query } from './sql.js';
 import type {
@@ -16,6 +16,7 @@ import type {
   NewInvocation,
   NewRun,
   NewWorkItem,
+  RoadmapReadRecord,
   RunFilter,
   RunRecord,
   RunSummary,
@@ -198,6 +199,15 @@ export class SqliteStore implements Store {
       this.#run(sql.transitionEvent(id, from, to, reason, at));
       return true;
     })();
+  }
+
+  async saveRoadmapRead(input: RoadmapReadRecord): Promise<void> {
+    this.#run(sql.saveRoadmapRead(input));
+  }
+
+  async latestRoadmapRead(): Promise<RoadmapReadRecord | null> {
+    const row = this.#get(sql.latestRoadmapRead);
+    return row ? roadmapReadFromRow(row) : null;
   }
 
   async appendEvent(input: NewAuditEvent): Promise<AuditEventRecord> {

@@ -55,6 +55,12 @@ export interface Store {
    */
   transitionWorkItem(id: WorkItemId, from: string, to: string, reason: string, at: string): Promise<boolean>;
 
+  // the last read of the roadmap (one row per roadmap path)
+  /** Records what the orchestrator read from the roadmap at a tip: how many items, and every problem (file:line, fix). */
+  saveRoadmapRead(input: RoadmapReadRecord): Promise<void>;
+  /** The most recent roadmap read, or null before the first `start`. */
+  latestRoadmapRead(): Promise<RoadmapReadRecord | null>;
+
   // audit trail
   appendEvent(input: NewAuditEvent): Promise<AuditEventRecord>;
   listEvents(filter?: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
@@ -244,6 +250,8 @@ export interface NewWorkItem {
   position: number;
   severity?: string | null;
   body?: string | null;
+  /** What the roadmap says after the item's status (`(2025-10-19) - HIGH PRIORITY`). */
+  note?: string | null;
   dependsOn?: readonly string[];
   at: string;
 }
@@ -258,6 +266,7 @@ export interface WorkItemRecord {
   position: number;
   severity: string | null;
   body: string | null;
+  note: string | null;
   dependsOn: string[];
   specPath: string | null;
   reviewPath: string | null;
@@ -272,9 +281,27 @@ export interface WorkItemRecord {
 export type WorkItemPatch = Partial<
   Pick<
     WorkItemRecord,
-    'title' | 'specPath' | 'reviewPath' | 'branch' | 'worktree' | 'attempts' | 'blockedReason' | 'position' | 'body' | 'severity' | 'dependsOn'
+    'title' | 'specPath' | 'reviewPath' | 'branch' | 'worktree' | 'attempts' | 'blockedReason' | 'position' | 'body' | 'note' | 'severity' | 'dependsOn'
   >
 > & { updatedAt: string };
+
+/** A problem found in the roadmap, as the parser reports it (the store keeps its own copy of the shape). */
+export interface StoredRoadmapProblem {
+  file: string;
+  line: number;
+  severity: 'error' | 'warning';
+  message: string;
+  hint: string;
+}
+
+export interface RoadmapReadRecord {
+  path: string;
+  branch: string;
+  tipSha: string;
+  readAt: string;
+  itemCount: number;
+  problems: StoredRoadmapProblem[];
+}
 
 export interface NewAuditEvent {
   at: string;

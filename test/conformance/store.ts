@@ -190,6 +190,21 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       expect((await store.listWorkItems({ states: ['specifying'] })).map((w) => w.id)).toEqual([id]);
     });
 
+    it("keeps a work item's roadmap note and the last roadmap read with its problems", async () => {
+      const id = 'P-3' as WorkItemId;
+      await store.upsertWorkItem({ id, kind: 'priority', number: '3', title: 'PyPI', slug: 'pypi', state: 'planned', position: 0, note: '(2025-10-16) - HIGH PRIORITY', at: '2026-11-24T10:00:00.000Z' });
+      expect((await store.getWorkItem(id))?.note).toBe('(2025-10-16) - HIGH PRIORITY');
+      await store.updateWorkItem(id, { note: 'Phase 4', updatedAt: '2026-11-24T10:01:00.000Z' });
+      expect((await store.listWorkItems())[0]?.note).toBe('Phase 4');
+      expect(await store.latestRoadmapRead()).toBeNull();
+      const problem = { file: 'docs/roadmap/ROADMAP.md', line: 12, severity: 'error' as const, message: 'unknown status "Whenever": PRIORITY 5 is held back', hint: 'Start the status with ✅ Complete' };
+      await store.saveRoadmapRead({ path: 'docs/roadmap/ROADMAP.md', branch: 'main', tipSha: 'a'.repeat(40), readAt: '2026-11-24T10:00:00.000Z', itemCount: 9, problems: [problem] });
+      await store.saveRoadmapRead({ path: 'docs/roadmap/ROADMAP.md', branch: 'main', tipSha: 'b'.repeat(40), readAt: '2026-11-24T10:05:00.000Z', itemCount: 8, problems: [] });
+      expect(await store.latestRoadmapRead()).toEqual({ path: 'docs/roadmap/ROADMAP.md', branch: 'main', tipSha: 'b'.repeat(40), readAt: '2026-11-24T10:05:00.000Z', itemCount: 8, problems: [] });
+      await store.saveRoadmapRead({ path: 'docs/roadmap/ROADMAP.md', branch: 'main', tipSha: 'c'.repeat(40), readAt: '2026-11-24T10:06:00.000Z', itemCount: 9, problems: [problem] });
+      expect((await store.latestRoadmapRead())?.problems).toEqual([problem]);
+    });
+
     it('appends audit events and pages through them', async () => {
       const first = await store.appendEvent({ at: '2026-11-24T10:00:00.000Z', kind: 'merge.completed', message: 'merged', runId: '01r' as RunId, data: { sha: 'abc' } });
       await store.appendEvent({ at: '2026-11-24T10:00:01.000Z', kind: 'budget.hit', message: 'stop' });

@@ -104,8 +104,16 @@ describe('dashboard in a real browser', () => {
       await page.click('[data-speed="instant"]');
       expect(await countNow()).toBe(total);
 
-      // 5. Work items: states, runs and the state history of a priority.
-      const item = await harness.store.upsertWorkItem({ id: 'P-1' as WorkItemId, kind: 'priority', number: '1', title: 'Check the build', slug: 'check-the-build', state: 'planned', position: 0, at: new Date().toISOString() });
+      // 5. Work items: states, runs, the roadmap's note, the state history of a priority, and the roadmap's problems.
+      const item = await harness.store.upsertWorkItem({ id: 'P-1' as WorkItemId, kind: 'priority', number: '1', title: 'Check the build', slug: 'check-the-build', state: 'planned', position: 0, note: '(2025-10-19) - HIGH PRIORITY', at: new Date().toISOString() });
+      await harness.store.saveRoadmapRead({
+        path: 'docs/roadmap/ROADMAP.md',
+        branch: 'main',
+        tipSha: 'a'.repeat(40),
+        readAt: new Date().toISOString(),
+        itemCount: 2,
+        problems: [{ file: 'docs/roadmap/ROADMAP.md', line: 12, severity: 'error', message: 'unknown status "Whenever": PRIORITY 2 is held back', hint: 'Start the status with ✅ Complete' }],
+      });
       await harness.store.transitionWorkItem(item.id, 'planned', 'specifying', 'no spec yet: the architect writes it', new Date().toISOString());
       await harness.store.updateWorkItem(item.id, { blockedReason: null, branch: 'orchestrator/1-check-the-build', updatedAt: new Date().toISOString() });
       await page.goto(`${harness.dashboard.url}#/work-items`);
@@ -113,6 +121,8 @@ describe('dashboard in a real browser', () => {
       await page.locator('[data-history="P-1"] li').filter({ hasText: 'no spec yet: the architect writes it' }).waitFor();
       expect(await page.locator('tr[data-work-item="P-1"] [data-status="specifying"]').count()).toBe(1);
       expect(await page.locator('tr[data-work-item="P-1"]').textContent()).toContain('orchestrator/1-check-the-build');
+      expect(await page.locator('[data-note="P-1"]').textContent()).toBe('(2025-10-19) - HIGH PRIORITY');
+      expect(await page.locator('[data-roadmap-problems] [data-problem-line="12"]').textContent()).toContain('docs/roadmap/ROADMAP.md:12 error unknown status "Whenever": PRIORITY 2 is held back');
       await screenshot(page, 'work-items');
 
       // 6. Usage: the chart renders with the run's data.

@@ -101,13 +101,13 @@ describe('orchestrator start (the CLI)', () => {
     expect(existsSync(join(repo.path, '.orchestrator', 'orchestrator.lock'))).toBe(false);
   });
 
-  it('rejects a malformed roadmap and a broken agent file with errors naming file and line', async () => {
-    await using repo = await pipelineRepo('# Roadmap\n\n### PRIORITY 1: A\n**Status**: 📝 Planned\n\n### PRIORITY 1: B\n');
+  it('rejects a roadmap it cannot read at all and a broken agent file with errors naming file and line', async () => {
+    await using repo = await pipelineRepo('# Roadmap\n\nPRIORITY 1 is to be decided.\n');
     const env = sessionEnv(model);
-    const malformed = await runCli(['start', '--until-idle'], { cwd: repo.path, env });
-    expect(malformed.exitCode).toBe(1);
-    expect(malformed.stderr).toContain('docs/roadmap/ROADMAP.md:6: PRIORITY 1 appears twice (lines 3 and 6)');
-    expect(malformed.stderr).toContain('fix: Give each priority its own number');
+    const unreadable = await runCli(['start', '--until-idle'], { cwd: repo.path, env });
+    expect(unreadable.exitCode).toBe(1);
+    expect(unreadable.stderr).toContain('docs/roadmap/ROADMAP.md:1: has no priorities or user stories the orchestrator can read');
+    expect(unreadable.stderr).toContain('fix: Give each item a heading such as `### PRIORITY 1: User login`');
     await repo.write('docs/roadmap/ROADMAP.md', roadmapOf([{ number: '1', title: 'A' }]));
     // A missing role would run the built-in default; two files with one name is a real problem.
     await repo.write('.claude/agents/reviewer_copy.md', repo.git('show', 'HEAD:.claude/agents/code-reviewer.md'));

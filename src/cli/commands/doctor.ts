@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { loadConfig } from '../../config/index.js';
+import { loadConfig, type ResolvedConfig } from '../../config/index.js';
+import { RepoOps, formatRoadmapProblem, readRoadmapSnapshot, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
 import { errorMessage } from '../../lib/errors.js';
 import { locateClaudeCli } from '../../runtime/index.js';
 import { openStore } from '../../store/index.js';
@@ -12,6 +13,36 @@ import { painter } from '../format.js';
 const run = promisify(execFile);
 
 type Check = DoctorCheck;
+
+const DOCTOR_ROADMAP_PROBLEMS = 20;
+
+/** The roadmap as `start` reads it: unreadable at all fails; problems and uncommitted edits are warnings. */
+async function roadmapCheck(config: ResolvedConfig): Promise<Check> {
+  const repo = new RepoOps(config.repoRoot);
+  let branch: string;
+  try {
+    branch = config.integrationBranch ?? (await repo.currentBranch());
+    // Not committed yet (a fresh `init`) is a step still to take, not a broken roadmap.
+    if ((await repo.showFile(await repo.headSha(branch), config.roadmapPath)) === null) {
+      return { name: 'roadmap', ok: true, warning: true, detail: `${config.roadmapPath} is not committed on ${branch}`, fix: `Commit it (git add ${config.roadmapPath} && git commit): the pipeline reads the committed file.` };
+    }
+  } catch (error) {
+    return { name: 'roadmap', ok: true, warning: true, detail: `cannot read the roadmap from git yet: ${errorMessage(error)}`, fix: (error as { hint?: string }).hint ?? 'Make a first commit on a branch.' };
+  }
+  const uncommitted = await uncommittedRoadmapEdits(repo, branch, config.roadmapPath).catch(() => null);
+  try {
+    const { parsed, tipSha } = await readRoadmapSnapshot(repo, branch, config.roadmapPath);
+    const errors = parsed.problems.filter((problem) => problem.severity === 'error').length;
+    const lines = parsed.problems.slice(0, DOCTOR_ROADMAP_PROBLEMS).map((problem) => `${problem.severity === 'error' ? 'error:' : 'warning:'} ${formatRoadmapProblem(problem)}`);
+    if (parsed.problems.length > DOCTOR_ROADMAP_PROBLEMS) lines.push(`… ${parsed.problems.length - DOCTOR_ROADMAP_PROBLEMS} more: \`orchestrator plan\` lists them all`);
+    if (uncommitted) lines.push(uncommitted);
+    const detail = `${config.roadmapPath} on ${branch} (${tipSha.slice(0, 7)}): ${parsed.items.length + parsed.duplicates.length} item(s), ${parsed.problems.length} problem(s) (${errors} hold an item back)`;
+    const warning = parsed.problems.length > 0 || uncommitted !== null;
+    return { name: 'roadmap', ok: true, warning, detail, lines, ...(warning ? { fix: 'Nothing stops `start`; fix the lines named above for the items to be worked on (`orchestrator plan` shows what start will do).' } : {}) };
+  } catch (error) {
+    return { name: 'roadmap', ok: false, detail: errorMessage(error), fix: (error as { hint?: string }).hint ?? `Fix ${config.roadmapPath}.`, lines: uncommitted ? [uncommitted] : [] };
+  }
+}
 
 /** `orchestrator doctor`: everything a session needs, each problem with its fix. Exit 1 if any check fails. */
 export async function doctorCommand(options: GlobalOptions): Promise<number> {
@@ -72,6 +103,8 @@ export async function doctorCommand(options: GlobalOptions): Promise<number> {
   });
 
   if (config) checks.push(await agentsCheck(config));
+
+  if (config) checks.push(await roadmapCheck(config));
 
   const ui = dashboardUiDir();
   checks.push(

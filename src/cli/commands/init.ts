@@ -12,7 +12,8 @@ export const ROADMAP_TEMPLATE = `# Roadmap
 Each priority is a heading \`### PRIORITY <n>: <title>\` with a **Status** line. The orchestrator takes the
 📝 Planned ones in order: the architect writes a spec, a developer implements it in its own worktree, a reviewer
 reviews it, it is merged, and the project manager marks it ✅ Complete.
-Statuses: 📝 Planned, 🔄 In Progress, ✅ Complete, ⏸️ Blocked, 🚧 Manual Review Required.
+Statuses: 📝 Planned, 🔄 In Progress, ✅ Complete, ⏸️ Blocked, 🚧 Manual Review Required; anything after the
+status (a date, a note) is kept. \`orchestrator plan\` shows what \`start\` will do with this file.
 Dependencies: a line \`**Depends on**: PRIORITY 1\` under a priority.
 
 ### PRIORITY 1: Describe the first thing to build

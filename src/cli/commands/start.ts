@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { RunId } from '../../events/index.js';
 import { StoppedError } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
-import { Supervisor, acquireInstanceLock, reconcileOrphanedRuns } from '../../orchestrator/index.js';
+import { RepoOps, Supervisor, acquireInstanceLock, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import type { Store, WorkItemRecord } from '../../store/index.js';
 import type { RunningDashboard } from '../../dashboard/index.js';
@@ -79,6 +79,7 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   stdout.write(`${paint.bold('orchestrator')} on ${config.repoRoot} · integration branch ${supervisor.integrationBranch} · database ${store.location}\n`);
+  await writeRoadmapBanner(ctx, supervisor);
   const dashboard = options.dashboard === false ? null : await openDashboard(ctx, { host: options.host, port: options.port, strictPort: options.port !== undefined });
   if (dashboard) stdout.write(`${paint.bold('dashboard')}: ${dashboard.url}\n`);
   options.onReady?.(supervisor, dashboard);
@@ -96,6 +97,24 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     if (dashboard) await options.keepDashboardOpen?.(dashboard);
     await dashboard?.close();
   }
+}
+
+const BANNER_PROBLEMS = 10;
+
+/** The roadmap as start read it: counts, every problem (up to BANNER_PROBLEMS), and edits the pipeline cannot see. */
+async function writeRoadmapBanner(ctx: CommandContext, supervisor: Supervisor): Promise<void> {
+  const { config, stdout } = ctx;
+  const paint = painter(stdout);
+  const roadmap = supervisor.roadmap;
+  if (roadmap) {
+    const { items, duplicates, problems } = roadmap.parsed;
+    const heldBack = items.filter((item) => item.heldBack !== null).length + duplicates.length;
+    stdout.write(`${paint.bold('roadmap')}: ${roadmap.path} at ${roadmap.tipSha.slice(0, 7)} · ${items.length + duplicates.length} item(s), ${heldBack} held back · ${problems.length} problem(s)\n`);
+    for (const problem of problems.slice(0, BANNER_PROBLEMS)) stdout.write(`${problem.severity === 'error' ? paint.yellow('!') : paint.dim('•')} ${formatRoadmapProblem(problem)}\n`);
+    if (problems.length > BANNER_PROBLEMS) stdout.write(paint.yellow(`! ${problems.length - BANNER_PROBLEMS} more problem(s): \`orchestrator plan\` lists them all\n`));
+  }
+  const uncommitted = await uncommittedRoadmapEdits(new RepoOps(config.repoRoot), supervisor.integrationBranch, config.roadmapPath).catch(() => null);
+  if (uncommitted) stdout.write(paint.yellow(`! ${uncommitted}\n`));
 }
 
 const SHORT_AGENT: Record<string, string> = { architect: 'arch', 'code-developer': 'dev', 'code-reviewer': 'review', 'project-manager': 'pm', 'bug-fixer': 'fix' };

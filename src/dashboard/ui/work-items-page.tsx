@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { DocumentResponse, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
+import type { DocumentResponse, RoadmapReadRecord, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
 import { getJson } from './api.js';
 import { Card, Cost, ErrorBox, GridHead, StatusBadge } from './components.js';
 import { shortId, time } from './format.js';
@@ -85,6 +85,11 @@ function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; 
         <td class="truncate" title={item.title}>
           {item.title}
           {item.severity && <span class={`severity severity-${item.severity}`}>{item.severity}</span>}
+          {item.note && (
+            <div class="muted small" data-note={item.id} title="the roadmap's note after the status">
+              {item.note}
+            </div>
+          )}
         </td>
         <td>
           <StatusBadge status={item.state} />
@@ -119,12 +124,35 @@ function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; 
   );
 }
 
+/** The problems of the orchestrator's last roadmap read: each with file:line and the fix; none stops the others. */
+function RoadmapProblems({ roadmap }: { roadmap: RoadmapReadRecord | null }) {
+  if (!roadmap || roadmap.problems.length === 0) return null;
+  return (
+    <Card title={`Roadmap problems (${roadmap.problems.length})`}>
+      <p class="muted small">
+        {roadmap.path} on {roadmap.branch} at {roadmap.tipSha.slice(0, 7)}, read {time(roadmap.readAt)}: {roadmap.itemCount} item(s). Nothing here stops the other items; an item named as held back is not worked on until its line is fixed.
+      </p>
+      <ul class="roadmap-problems" data-roadmap-problems="">
+        {roadmap.problems.map((problem) => (
+          <li key={`${problem.line}:${problem.message}`} data-problem-line={problem.line} class={problem.severity === 'error' ? 'error-text' : ''}>
+            <span class="mono">
+              {problem.file}:{problem.line}
+            </span>{' '}
+            <strong>{problem.severity}</strong> {problem.message}
+            <div class="muted small">fix: {problem.hint}</div>
+          </li>
+        ))}
+      </ul>
+    </Card>
+  );
+}
+
 export function WorkItemsPage() {
   const [open, setOpen] = useState<Set<string>>(new Set());
   const { data, error } = useLiveResource<WorkItemsResponse>({
     key: 'work-items',
     load: () => getJson<WorkItemsResponse>('/api/work-items'),
-    reduce: (state, name) => (name === 'work_item.transitioned' || name === 'run.started' || name === 'run.ended' ? 'reload' : state),
+    reduce: (state, name) => (name === 'work_item.transitioned' || name === 'run.started' || name === 'run.ended' || name === 'orchestrator.notice' ? 'reload' : state),
   });
   const toggle = (id: string) =>
     setOpen((current) => {
@@ -140,7 +168,7 @@ export function WorkItemsPage() {
       <ErrorBox error={error} />
       <Card title="Work items" actions={<div class="state-counts">{[...counts].map(([state, n]) => <span key={state}><StatusBadge status={state} /> {n}</span>)}</div>}>
         {data && data.items.length === 0 ? (
-          <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md, and `orchestrator bug` files bugs.</p>
+          <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md (`orchestrator plan` shows what it will take), and `orchestrator bug` files bugs.</p>
         ) : (
           <table class="grid" data-table="work-items">
             <GridHead columns={['item', 'title', 'state', 'runs', 'branch', 'spec / review', 'cost', 'blocked reason']} numeric={['cost']} />
@@ -152,6 +180,7 @@ export function WorkItemsPage() {
           </table>
         )}
       </Card>
+      <RoadmapProblems roadmap={data?.roadmap ?? null} />
     </div>
   );
 }

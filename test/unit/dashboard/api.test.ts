@@ -149,6 +149,17 @@ describe('dashboard API over a real store', () => {
     expect(filtered.totals.runs).toBe(1);
   });
 
+  it("shows each work item's roadmap note and the problems of the last roadmap read with file:line and the fix", async () => {
+    await startWith();
+    expect((await json<{ roadmap: unknown }>('/api/work-items')).roadmap).toBeNull();
+    await store.updateWorkItem('P-1' as WorkItemId, { note: '(2025-10-19) - HIGH PRIORITY', updatedAt: '2026-11-25T09:05:00.000Z' });
+    const problem = { file: 'docs/roadmap/ROADMAP.md', line: 97, severity: 'error' as const, message: 'unknown status "Whenever": PRIORITY 4 is held back', hint: 'Start the status with ✅ Complete' };
+    await store.saveRoadmapRead({ path: 'docs/roadmap/ROADMAP.md', branch: 'main', tipSha: 'f'.repeat(40), readAt: '2026-11-25T09:06:00.000Z', itemCount: 5, problems: [problem] });
+    const body = await json<{ items: { id: string; note: string | null }[]; roadmap: { branch: string; itemCount: number; problems: unknown[] } }>('/api/work-items');
+    expect(body.items.map((item) => [item.id, item.note])).toEqual([['P-1', '(2025-10-19) - HIGH PRIORITY']]);
+    expect(body.roadmap).toMatchObject({ branch: 'main', itemCount: 5, problems: [problem] });
+  });
+
   it("serves a work item's committed spec, redacted; 404 when there is none, 400 for an unknown kind", async () => {
     await startWith();
     const spec = await json<{ path: string; ref: string; text: string }>('/api/work-items/P-1/documents/spec');

@@ -26,15 +26,21 @@ describe('roadmap parser', () => {
     expect(items[1]!.body).not.toContain('**Status**');
   });
 
-  it('reports duplicates, unreadable headings and unknown dependencies with their lines', () => {
+  it('reports duplicates, unreadable headings, statuses and dependencies as problems with file:line, severity and fix', () => {
     const text = ['### PRIORITY 1: A', '', '### PRIORITY 1: B', '### PRIORITY: no number', '### PRIORITY 3: C', '**Depends on**: PRIORITY 7', '**Status**: Whenever'].join('\n');
-    const { problems } = parseRoadmap(text, 'R.md');
-    expect(problems.map((p) => [p.line, p.message])).toEqual([
-      [3, 'PRIORITY 1 appears twice (lines 1 and 3)'],
-      [4, 'cannot read the heading "PRIORITY: no number"'],
-      [7, 'unknown status "Whenever"'],
-      [6, 'PRIORITY 3 depends on PRIORITY 7, which is not in the roadmap'],
+    const { items, duplicates, problems } = parseRoadmap(text, 'R.md');
+    expect(problems.map((p) => [p.file, p.line, p.severity, p.message])).toEqual([
+      ['R.md', 3, 'error', 'PRIORITY 1 appears twice (lines 1 and 3): the later one is not worked on'],
+      ['R.md', 4, 'error', 'cannot read the heading "PRIORITY: no number": it is not worked on'],
+      ['R.md', 6, 'error', 'PRIORITY 3 depends on PRIORITY 7, which is not in the roadmap, so it never starts'],
+      ['R.md', 7, 'error', 'unknown status "Whenever": PRIORITY 3 is held back'],
     ]);
+    expect(problems.every((p) => p.hint.length > 10)).toBe(true);
+    expect(items.map((item) => [item.number, item.title, item.heldBack])).toEqual([
+      ['1', 'A', null],
+      ['3', 'C', 'its status "Whenever" cannot be read'],
+    ]);
+    expect(duplicates.map((item) => [item.number, item.title, item.headingLine, item.heldBack])).toEqual([['1', 'B', 3, 'PRIORITY 1 appears again here; the first one (line 1) stands']]);
     expect(() => parseRoadmapOrThrow(text, 'R.md')).toThrow(RoadmapParseError);
     expect(() => parseRoadmapOrThrow(text, 'R.md')).toThrow('R.md:3: PRIORITY 1 appears twice');
   });

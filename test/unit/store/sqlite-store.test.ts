@@ -26,7 +26,11 @@ describe('sqlite specifics', () => {
     await second.close();
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'initial' }, { version: 2, name: 'cost_estimates' }]);
+    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
+      { version: 1, name: 'initial' },
+      { version: 2, name: 'cost_estimates' },
+      { version: 3, name: 'roadmap_warnings' },
+    ]);
     raw.close();
     await rm(dir, { recursive: true, force: true });
   });
