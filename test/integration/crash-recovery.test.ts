@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,10 @@ async function runsOf(store: Store, workItemId: WorkItemId, agent: string): Prom
 
 function mergeCommitsOf(repo: TmpRepo, branch: string): string[] {
   return repo.git('log', '--merges', '--fixed-strings', `--grep=Merge ${branch}:`, '--format=%H', 'main').split('\n').filter(Boolean);
+}
+
+function hasBranch(repo: TmpRepo, branch: string): boolean {
+  return repo.git('for-each-ref', '--format=%(refname)', `refs/heads/${branch}`).trim() !== '';
 }
 
 function branchSubjects(repo: TmpRepo, branch: string): string[] {
@@ -280,9 +284,52 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
     TEST_TIMEOUT_MS,
   );
 
-  for (const moment of ['pre-merge-commit', 'reference-transaction'] as const) {
+  it(
+    'a developer run that succeeded before the crash is judged after the restart, without a new session',
+    async () => {
+      const markers = await mkdtemp(join(tmpdir(), 'orch-markers-'));
+      // The orchestrator's own test run (after the developer's session ended) is where it is killed: the first
+      // run of the test command holds (its pid in `held`), every later one runs the tests.
+      const holdingTests = join(markers, 'tests.sh');
+      await writeFile(holdingTests, `#!/bin/sh\nif [ -e ${markers}/held ]; then exec node --test test/; fi\necho $$ > ${markers}/held\nexec sleep ${LONG_COMMAND_SECONDS}\n`);
+      await chmod(holdingTests, 0o755);
+      await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Zeta' }]), { config: { testCommand: holdingTests } });
+      let heldTests: number | null = null;
+      try {
+        model.addScenarios([developerFor('1', 'src/zeta.js'), ...standardRoles]);
+        const env = sessionEnv(model);
+        const first = startCli(['start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env });
+        await until(() => existsSync(join(markers, 'held')) && readFileSync(join(markers, 'held'), 'utf8').trim() !== '', 'the tests of the delivery started', first);
+        heldTests = Number(readFileSync(join(markers, 'held'), 'utf8').trim());
+        first.kill('SIGKILL');
+        await first.closed;
+        const second = await runCli(['start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env, timeoutMs: RESTART_TIMEOUT_MS });
+        expect(second.exitCode, `${second.stdout}\n${second.stderr}`).toBe(0);
+        await inspect(sqliteDb(repo), async (store) => {
+          expect(await store.getWorkItem(P1)).toMatchObject({ state: 'done', blockedReason: null });
+          expect((await runsOf(store, P1, 'code-developer')).map((run) => run.status)).toEqual(['succeeded']);
+          const events = await store.listEvents({ workItemId: P1, limit: 10_000 });
+          expect(events.filter((event) => event.kind === 'delivery.recovered').map((event) => event.message)).toEqual([expect.stringContaining('code-developer run')]);
+        });
+        expect(model.requests.filter((request) => request.scenario === 'developer-1').map((request) => request.turnIndex)).toEqual([0, 1, 2]);
+        expect(mergeCommitsOf(repo, branchName('1', 'Zeta'))).toHaveLength(1);
+      } finally {
+        // The test command runs in its own process group, which a crash of the orchestrator does not end.
+        if (heldTests !== null && isProcessAlive(heldTests)) process.kill(heldTests, 'SIGKILL');
+        await rm(markers, { recursive: true, force: true });
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  const MOMENTS: Record<MergeMoment, string> = {
+    'merge-staged': 'merge half done in the integration worktree',
+    'main-advanced': 'main advanced, not yet recorded',
+    'branch-deleted': 'merged branch deleted, not yet recorded',
+  };
+  for (const [moment, label] of Object.entries(MOMENTS) as [MergeMoment, string][]) {
     it(
-      `a crash mid-merge (${moment === 'pre-merge-commit' ? 'merge half done in the integration worktree' : 'main advanced, not yet recorded'}) merges exactly once after the restart`,
+      `a crash mid-merge (${label}) merges exactly once after the restart`,
       async () => {
         await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Epsilon' }]), { config: { integrationBranch: 'main' } });
         // The user works on another branch, so main moves by update-ref (the reference-transaction hook sees it).
@@ -294,18 +341,20 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
           const env = sessionEnv(model);
           // Its own process group: the kill takes git and the hook with it, as a machine crash would.
           const first = spawnDetached(['start', '--until-idle', '--no-dashboard'], repo.path, env);
-          await until(() => existsSync(join(markers, 'held')), `the merge reached ${moment}`, first);
+          await until(() => existsSync(join(markers, 'held')), `the merge reached the moment: ${label}`, first);
           process.kill(-first.pid!, 'SIGKILL');
           await first.closed;
           const branch = branchName('1', 'Epsilon');
           const integration = join(repo.path, '.orchestrator/worktrees/_integration');
-          if (moment === 'pre-merge-commit') {
+          if (moment === 'merge-staged') {
             // Killed with the merge staged in the integration worktree and not committed: main has not moved.
             expect(repo.git('-C', integration, 'status', '--porcelain')).toContain('src/epsilon.js');
             expect(mergeCommitsOf(repo, branch)).toEqual([]);
           } else {
-            // Killed after main moved to the merge commit, before the orchestrator recorded the merge.
+            // Killed after main moved to the merge commit (and, later, after the merged branch was deleted),
+            // before the orchestrator recorded the merge.
             expect(mergeCommitsOf(repo, branch)).toHaveLength(1);
+            expect(hasBranch(repo, branch)).toBe(moment !== 'branch-deleted');
             await inspect(sqliteDb(repo), async (store) => expect((await store.getWorkItem(P1))?.state).toBe('merging'));
           }
           const second = await runCli(['start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env, timeoutMs: RESTART_TIMEOUT_MS });
@@ -315,7 +364,7 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
           });
           expect(mergeCommitsOf(repo, branch)).toHaveLength(1);
           expect(repo.git('show', 'main:src/epsilon.js')).toBe('export const value = "src/epsilon.js";\n');
-          expect(repo.git('branch', '--list', branch).trim()).toBe('');
+          expect(hasBranch(repo, branch)).toBe(false);
           expect(repo.git('-C', integration, 'status', '--porcelain').trim()).toBe('');
         } finally {
           await rm(markers, { recursive: true, force: true });
@@ -339,18 +388,22 @@ function developerFor(number: string, file: string): ScenarioInput {
   };
 }
 
+type MergeMoment = 'merge-staged' | 'main-advanced' | 'branch-deleted';
+
 /**
- * A git hook that holds the first merge at `moment` (marker `held`, then a long sleep) and lets every later one
- * pass: pre-merge-commit runs after the merge is staged in the integration worktree, before its commit;
- * reference-transaction (committed, refs/heads/main) runs once main has moved to the merge commit.
+ * A git hook that holds the merge step once at `moment` (marker `held`, then a long sleep) and lets everything
+ * after pass: pre-merge-commit runs once the merge is staged in the integration worktree, before its commit;
+ * reference-transaction ("committed") runs once main has moved to the merge commit, and once the merged item
+ * branch has been deleted (the new sha is all zeros).
  */
-async function installHoldingHook(repo: TmpRepo, moment: 'pre-merge-commit' | 'reference-transaction', markers: string): Promise<void> {
+async function installHoldingHook(repo: TmpRepo, moment: MergeMoment, markers: string): Promise<void> {
   const hold = `[ -e ${markers}/held ] && exit 0\ntouch ${markers}/held\nexec sleep ${LONG_COMMAND_SECONDS}\n`;
-  const script =
-    moment === 'pre-merge-commit'
-      ? `#!/bin/sh\n${hold}`
-      : `#!/bin/sh\n[ "$1" = committed ] || exit 0\ngrep -q ' refs/heads/main$' || exit 0\n${hold}`;
-  const path = join(repo.path, '.git', 'hooks', moment);
+  const refLine = moment === 'main-advanced' ? ' refs/heads/main$' : ' 0\\{40\\} refs/heads/orchestrator/';
+  const [hook, script] =
+    moment === 'merge-staged'
+      ? ['pre-merge-commit', `#!/bin/sh\n${hold}`]
+      : ['reference-transaction', `#!/bin/sh\n[ "$1" = committed ] || exit 0\ngrep -q '${refLine}' || exit 0\n${hold}`];
+  const path = join(repo.path, '.git', 'hooks', hook);
   await writeFile(path, script);
   await chmod(path, 0o755);
 }
