@@ -13,6 +13,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import type { EventBus, RunId, WorkItemId } from '../events/index.js';
 import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
+import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
 import { parseRoadmap, specFileName, branchName, slugify, type RoadmapItem } from '../roadmap/index.js';
 import type { Store, WorkItemRecord } from '../store/index.js';
 import { branchWork, describeBase } from './branch-work.js';
@@ -284,11 +285,16 @@ export class Supervisor {
         ? bugFixerPrompt({ number: item.number, title: item.title, severity: item.severity ?? 'medium', body: item.body ?? '' }, context)
         : developerPrompt({ number: item.number, title: item.title, body: item.body ?? '' }, context);
     const unjudged = await unjudgedSuccessOf(this.#options.store, item.id, role);
+    let judgedRun: RunId;
     if (unjudged) {
+      judgedRun = unjudged.id;
+      // A test run of that delivery may have outlived the crash (its own process group): end it first.
+      await killRunProcesses(unjudged.id, null, config.runtime.stopGraceSeconds * 1000);
       await this.#audit(item, 'delivery.recovered', `${role} run ${unjudged.id.slice(0, 12)} succeeded before the restart; its delivery is checked now, without a new session`, { runId: unjudged.id });
     } else {
       const outcome = await this.#runRole(item, role, worktree, prompt, {});
       if (!outcome.ok) return this.#failed(item, role, outcome.reason, outcome.transient);
+      judgedRun = outcome.result.run.id;
     }
     const commits = await this.#repo.branchCommitsSince(worktree, before.base);
     if (commits.length === 0) return this.#failed(item, role, `the ${role} reported success but ${branch} holds no commit of this work since ${since}`, false);
@@ -297,7 +303,9 @@ export class Supervisor {
     const markers = await this.#repo.filesWithConflictMarkers(worktree, this.#integrationBranch);
     if (markers.length > 0) return this.#failed(item, role, `committed files still contain merge conflict markers: ${markers.join(', ')}`, false);
     if (config.testCommand) {
-      const tests = await runTestCommand(config.testCommand, worktree, { timeoutMs: config.runtime.timeoutSeconds * 1000, env: { ...config.sessionEnv }, signal: this.#options.signal });
+      // The tests carry the run's marker, so a restart after a crash finds and ends them (see above).
+      const env = { ...config.sessionEnv, [RUN_MARKER_ENV]: judgedRun };
+      const tests = await runTestCommand(config.testCommand, worktree, { timeoutMs: config.runtime.timeoutSeconds * 1000, env, signal: this.#options.signal });
       await this.#audit(item, 'tests.ran', `\`${config.testCommand}\` ${tests.passed ? 'passed' : 'failed'} on ${branch}`, { exitCode: tests.exitCode, timedOut: tests.timedOut, durationMs: tests.durationMs, outputTail: tests.outputTail.join('\n') });
       if (!tests.passed) {
         return this.#failed(item, role, `\`${config.testCommand}\` ${tests.timedOut ? 'timed out' : `failed (exit ${String(tests.exitCode)})`}: ${tests.outputTail.slice(-5).join(' | ')}`, false);

@@ -305,6 +305,8 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
         await first.closed;
         const second = await runCli(['start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env, timeoutMs: RESTART_TIMEOUT_MS });
         expect(second.exitCode, `${second.stdout}\n${second.stderr}`).toBe(0);
+        // The test run that outlived the crash (its own process group) was ended by the restart.
+        expect(isProcessAlive(heldTests)).toBe(false);
         await inspect(sqliteDb(repo), async (store) => {
           expect(await store.getWorkItem(P1)).toMatchObject({ state: 'done', blockedReason: null });
           expect((await runsOf(store, P1, 'code-developer')).map((run) => run.status)).toEqual(['succeeded']);
@@ -314,7 +316,7 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
         expect(model.requests.filter((request) => request.scenario === 'developer-1').map((request) => request.turnIndex)).toEqual([0, 1, 2]);
         expect(mergeCommitsOf(repo, branchName('1', 'Zeta'))).toHaveLength(1);
       } finally {
-        // The test command runs in its own process group, which a crash of the orchestrator does not end.
+        // Only if the assertion above failed: never leave the held test behind.
         if (heldTests !== null && isProcessAlive(heldTests)) process.kill(heldTests, 'SIGKILL');
         await rm(markers, { recursive: true, force: true });
       }
