@@ -76,3 +76,28 @@ export async function roadmapMarksComplete(repo: RepoOps, integrationBranch: str
   if (text === null) return false;
   return parseRoadmap(text, roadmapPath).items.find((entry) => entry.number === number)?.status === 'complete';
 }
+
+export interface DeveloperBriefing {
+  /** Files whose merge into the integration branch conflicted, when the item came back from `merging` for that. */
+  conflictFiles: string[] | null;
+  /** Why the last attempt since then was not accepted. */
+  previousFailure: string | null;
+}
+
+/**
+ * What the developer must be told on its next session, read from the audit trail: the process that knew it may
+ * have died since. It covers the current stay in `implementing` (since its last transition, which led there).
+ */
+export async function developerBriefing(store: Store, workItemId: WorkItemId): Promise<DeveloperBriefing> {
+  const events = await store.listEvents({ workItemId, limit: 100_000 });
+  const entered = events.findLastIndex((event) => event.kind === 'work_item.transitioned');
+  if (entered < 0 || events[entered]?.data.to !== 'implementing') return { conflictFiles: null, previousFailure: null };
+  const fromMerge = events[entered]?.data.from === 'merging';
+  const conflict = fromMerge ? events.slice(0, entered).findLast((event) => event.kind === 'merge.conflicted') : undefined;
+  const files = conflict?.data.files;
+  const failure = events.slice(entered + 1).findLast((event) => event.kind === 'attempt.failed');
+  return {
+    conflictFiles: Array.isArray(files) && files.every((file) => typeof file === 'string') ? files : null,
+    previousFailure: failure ? failure.message.replace(/^.*? not accepted: /, '') : null,
+  };
+}

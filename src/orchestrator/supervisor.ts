@@ -18,7 +18,7 @@ import { parseRoadmap, specFileName, branchName, slugify, type RoadmapItem } fro
 import type { Store, WorkItemRecord } from '../store/index.js';
 import { branchWork, describeBase } from './branch-work.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
-import { landedReview, orphanedRunOf, roadmapMarksComplete, sessionIdOf, unjudgedSuccessOf } from './landed.js';
+import { developerBriefing, landedReview, orphanedRunOf, roadmapMarksComplete, sessionIdOf, unjudgedSuccessOf } from './landed.js';
 import { ConcurrencyLimiter, Mutex } from './limiter.js';
 import { createToolPolicy } from './permissions.js';
 import { backoffDelayMs, isTransientFailure } from './retry.js';
@@ -268,7 +268,9 @@ export class Supervisor {
     // resumed after a crash may find its work already committed, and is told so.
     const before = await branchWork(this.#repo, worktree, this.#integrationBranch, { specPath: item.specPath, reviewGlob: this.#reviewPathFor(item, '*') });
     const since = describeBase(before, this.#integrationBranch);
-    const conflictFiles = this.#conflicts.get(item.id) ?? null;
+    // What the last step told the developer survives a restart through the audit trail.
+    const briefing = await developerBriefing(this.#options.store, item.id);
+    const conflictFiles = this.#conflicts.get(item.id) ?? briefing.conflictFiles;
     const context = {
       specPath: item.specPath,
       branch,
@@ -276,7 +278,7 @@ export class Supervisor {
       testCommand: config.testCommand ?? null,
       reviewPath: item.state === WorkItemState.changesRequested || (item.reviewPath && !conflictFiles) ? item.reviewPath : null,
       conflictFiles,
-      previousFailure: this.#lastFailure.get(item.id) ?? null,
+      previousFailure: this.#lastFailure.get(item.id) ?? briefing.previousFailure,
       branchCommits: before.commits.length > 0 ? { since, commits: before.commits } : null,
     };
     const role = item.kind === 'bug' ? Role.bugFixer : Role.codeDeveloper;
