@@ -46,6 +46,8 @@ export interface DeveloperContext {
   conflictFiles?: readonly string[] | null;
   /** Present when the previous attempt failed a check (no commits, tests failing, dirty worktree). */
   previousFailure?: string | null;
+  /** Commits the branch already holds of this work (e.g. from a session before a crash), newest first. */
+  branchCommits?: { since: string; commits: readonly string[] } | null;
 }
 
 export function developerPrompt(item: PriorityRef, context: DeveloperContext): string {
@@ -87,11 +89,22 @@ function implementationRules(context: DeveloperContext): string[] {
     );
   }
   if (context.previousFailure) lines.push('', `Your previous attempt was not accepted: ${context.previousFailure}`);
+  const done = context.branchCommits;
+  if (done && done.commits.length > 0) {
+    const shown = done.commits.slice(0, 20);
+    lines.push(
+      '',
+      `Your branch already holds ${done.commits.length} commit(s) of this work since ${done.since} (\`git log --oneline --first-parent\`):`,
+      ...shown.map((commit) => `  ${commit}`),
+      ...(done.commits.length > shown.length ? [`  … and ${done.commits.length - shown.length} older`] : []),
+      'They were made by an earlier session: build on them and do not redo them. If they already complete the task, check that the tests pass, commit anything still missing, and say so.',
+    );
+  }
   lines.push('');
   if (context.testCommand) lines.push(`Run the tests with \`${context.testCommand}\` before you commit.`);
   lines.push(
     'Commit your work on your branch (add only the files you intended). Do not push, merge into other branches, or switch branches.',
-    `The orchestrator checks: new commits on ${context.branch}, nothing left uncommitted${context.testCommand ? `, and \`${context.testCommand}\` passing` : ''}.`,
+    `The orchestrator checks: commits of this work on ${context.branch}, nothing left uncommitted${context.testCommand ? `, and \`${context.testCommand}\` passing` : ''}.`,
   );
   return lines;
 }

@@ -107,9 +107,40 @@ export class RepoOps {
     return files;
   }
 
-  async commitsSince(dir: string, sha: string): Promise<string[]> {
-    const { stdout } = await git(['rev-list', `${sha}..HEAD`], dir);
+  async branchExists(branch: string): Promise<boolean> {
+    return (await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], this.root, { allowedExitCodes: [0, 1] })).exitCode === 0;
+  }
+
+  /** The commit where HEAD of `dir` forked from `other` (their merge-base). */
+  async mergeBase(dir: string, other: string): Promise<string> {
+    return (await git(['merge-base', 'HEAD', other], dir)).stdout.trim();
+  }
+
+  /** The newest commit reachable from HEAD that added a file matching `pathspec` (a path or a glob), or null. */
+  async commitAdding(dir: string, pathspec: string): Promise<string | null> {
+    const { stdout } = await git(['log', '-1', '--diff-filter=A', '--format=%H', 'HEAD', '--', pathspec], dir);
+    return stdout.trim() || null;
+  }
+
+  /**
+   * The branch's own commits after `base`, newest first, as `<short sha> <subject>`: the first-parent line of
+   * HEAD, so a merge of the integration branch into the branch counts as one commit, not as everything it brought.
+   */
+  async branchCommitsSince(dir: string, base: string): Promise<string[]> {
+    const { stdout } = await git(['log', '--first-parent', '--format=%h %s', `${base}..HEAD`], dir);
     return stdout.split('\n').filter(Boolean);
+  }
+
+  /** Paths the commit `ref` changed (against its first parent). */
+  async filesChangedBy(dir: string, ref: string): Promise<string[]> {
+    const { stdout } = await git(['diff-tree', '--no-commit-id', '--name-only', '-r', '-m', '--first-parent', ref], dir);
+    return stdout.split('\n').filter(Boolean);
+  }
+
+  /** The merge commit on `into` whose message names `branch` (written by merge() below), or null. */
+  async mergeCommitOf(branch: string, into: string): Promise<string | null> {
+    const { stdout } = await git(['log', '-1', '--merges', '--fixed-strings', `--grep=Merge ${branch}:`, '--format=%H', `refs/heads/${into}`], this.root);
+    return stdout.trim() || null;
   }
 
   /** Files changed on HEAD since it forked from `base` that still contain merge conflict markers. */

@@ -11,10 +11,13 @@ import type { ResolvedConfig } from '../config/index.js';
 import type { EventBus, RunId, WorkItemId } from '../events/index.js';
 import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
+import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
 import { checkMarkedComplete, specFileName, branchName, slugify, type RoadmapItem } from '../roadmap/index.js';
 import type { Store, WorkItemRecord } from '../store/index.js';
 import { priceTable } from '../usage/index.js';
+import { branchWork, describeBase } from './branch-work.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
+import { developerBriefing, landedReview, orphanedRunOf, roadmapMarksComplete, sessionIdOf, unjudgedSuccessOf } from './landed.js';
 import { ConcurrencyLimiter, Mutex } from './limiter.js';
 import { createToolPolicy } from './permissions.js';
 import { backoffDelayMs, isTransientFailure } from './retry.js';
@@ -267,10 +270,15 @@ export class Supervisor {
   async #specify(item: WorkItemRecord): Promise<void> {
     const worktree = await this.#worktreeFor(item);
     const specPath = this.#specPath(item);
-    const outcome = await this.#runRole(item, Role.architect, worktree, architectPrompt(priorityRef(item), specPath), { specPath });
-    if (!outcome.ok) return this.#failed(item, Role.architect, outcome.reason, outcome.transient);
-    const delivered = await checkFileDelivered(worktree, specPath);
-    if (!delivered.ok) return this.#failed(item, Role.architect, `the architect's run succeeded but ${delivered.reason}`, false);
+    // A spec written before a restart (committed or not) is the architect's delivery: no new session for it.
+    if ((await checkFileDelivered(worktree, specPath)).ok) {
+      await this.#audit(item, 'delivery.recovered', `${specPath} was written before the restart; accepted without a new architect session`, {});
+    } else {
+      const outcome = await this.#runRole(item, Role.architect, worktree, architectPrompt(priorityRef(item), specPath), { specPath });
+      if (!outcome.ok) return this.#failed(item, Role.architect, outcome.reason, outcome.transient);
+      const delivered = await checkFileDelivered(worktree, specPath);
+      if (!delivered.ok) return this.#failed(item, Role.architect, `the architect's run succeeded but ${delivered.reason}`, false);
+    }
     await this.#repo.commitFiles(worktree, [specPath], `Spec for PRIORITY ${item.number}: ${item.title}`);
     await this.#options.store.updateWorkItem(item.id, { specPath, updatedAt: nowIso() });
     await this.#transition(item, WorkItemState.specReady, `spec written: ${specPath}`);
@@ -283,8 +291,13 @@ export class Supervisor {
     if (item.state !== WorkItemState.implementing) {
       await this.#transition(item, WorkItemState.implementing, item.state === WorkItemState.changesRequested ? 'sent back with the review' : 'spec ready: the developer implements it');
     }
-    const before = await this.#repo.headSha('HEAD', worktree);
-    const conflictFiles = this.#conflicts.get(item.id) ?? null;
+    // The delivery is judged against the branch's own history, not the commit this run starts from: a session
+    // resumed after a crash may find its work already committed, and is told so.
+    const before = await branchWork(this.#repo, worktree, this.#integrationBranch, { specPath: item.specPath, reviewGlob: this.#reviewPathFor(item, '*') });
+    const since = describeBase(before, this.#integrationBranch);
+    // What the last step told the developer survives a restart through the audit trail.
+    const briefing = await developerBriefing(this.#options.store, item.id);
+    const conflictFiles = this.#conflicts.get(item.id) ?? briefing.conflictFiles;
     const context = {
       specPath: item.specPath,
       branch,
@@ -292,23 +305,36 @@ export class Supervisor {
       testCommand: config.testCommand ?? null,
       reviewPath: item.state === WorkItemState.changesRequested || (item.reviewPath && !conflictFiles) ? item.reviewPath : null,
       conflictFiles,
-      previousFailure: this.#lastFailure.get(item.id) ?? null,
+      previousFailure: this.#lastFailure.get(item.id) ?? briefing.previousFailure,
+      branchCommits: before.commits.length > 0 ? { since, commits: before.commits } : null,
     };
     const role = item.kind === 'bug' ? Role.bugFixer : Role.codeDeveloper;
     const prompt =
       item.kind === 'bug'
         ? bugFixerPrompt({ number: item.number, title: item.title, severity: item.severity ?? 'medium', body: item.body ?? '' }, context)
         : developerPrompt({ number: item.number, title: item.title, body: item.body ?? '' }, context);
-    const outcome = await this.#runRole(item, role, worktree, prompt, {});
-    if (!outcome.ok) return this.#failed(item, role, outcome.reason, outcome.transient);
-    const commits = await this.#repo.commitsSince(worktree, before);
-    if (commits.length === 0) return this.#failed(item, role, `the ${role} reported success but made no new commit on ${branch}`, false);
+    const unjudged = await unjudgedSuccessOf(this.#options.store, item.id, role);
+    let judgedRun: RunId;
+    if (unjudged) {
+      judgedRun = unjudged.id;
+      // A test run of that delivery may have outlived the crash (its own process group): end it first.
+      await killRunProcesses(unjudged.id, null, config.runtime.stopGraceSeconds * 1000);
+      await this.#audit(item, 'delivery.recovered', `${role} run ${unjudged.id.slice(0, 12)} succeeded before the restart; its delivery is checked now, without a new session`, { runId: unjudged.id });
+    } else {
+      const outcome = await this.#runRole(item, role, worktree, prompt, {});
+      if (!outcome.ok) return this.#failed(item, role, outcome.reason, outcome.transient);
+      judgedRun = outcome.result.run.id;
+    }
+    const commits = await this.#repo.branchCommitsSince(worktree, before.base);
+    if (commits.length === 0) return this.#failed(item, role, `the ${role} reported success but ${branch} holds no commit of this work since ${since}`, false);
     const dirty = await this.#repo.dirtyFiles(worktree);
     if (dirty.length > 0) return this.#failed(item, role, `the ${role} left uncommitted changes: ${dirty.slice(0, 8).join(', ')}`, false);
     const markers = await this.#repo.filesWithConflictMarkers(worktree, this.#integrationBranch);
     if (markers.length > 0) return this.#failed(item, role, `committed files still contain merge conflict markers: ${markers.join(', ')}`, false);
     if (config.testCommand) {
-      const tests = await runTestCommand(config.testCommand, worktree, { timeoutMs: config.runtime.timeoutSeconds * 1000, env: { ...config.sessionEnv }, signal: this.#options.signal });
+      // The tests carry the run's marker, so a restart after a crash finds and ends them (see above).
+      const env = { ...config.sessionEnv, [RUN_MARKER_ENV]: judgedRun };
+      const tests = await runTestCommand(config.testCommand, worktree, { timeoutMs: config.runtime.timeoutSeconds * 1000, env, signal: this.#options.signal });
       await this.#audit(item, 'tests.ran', `\`${config.testCommand}\` ${tests.passed ? 'passed' : 'failed'} on ${branch}`, { exitCode: tests.exitCode, timedOut: tests.timedOut, durationMs: tests.durationMs, outputTail: tests.outputTail.join('\n') });
       if (!tests.passed) {
         return this.#failed(item, role, `\`${config.testCommand}\` ${tests.timedOut ? 'timed out' : `failed (exit ${String(tests.exitCode)})`}: ${tests.outputTail.slice(-5).join(' | ')}`, false);
@@ -322,17 +348,26 @@ export class Supervisor {
   async #review(item: WorkItemRecord): Promise<void> {
     const { config, store } = this.#options;
     const worktree = await this.#worktreeFor(item);
-    const sha = (await this.#repo.headSha('HEAD', worktree)).slice(0, 7);
-    const reviewPath = `docs/reviews/REVIEW-${item.kind === 'bug' ? `BUG-${item.number}` : item.number}-${sha}.md`;
-    const prompt = reviewerPrompt(
-      { number: item.number, title: item.title, body: item.body ?? '', severity: item.severity ?? 'medium' },
-      { kind: item.kind === 'bug' ? 'BUG' : 'PRIORITY', specPath: item.specPath, branch: this.#branchFor(item), integrationBranch: this.#integrationBranch, reviewPath, testCommand: config.testCommand ?? null },
-    );
-    const outcome = await this.#runRole(item, Role.codeReviewer, worktree, prompt, { reviewPath });
-    if (!outcome.ok) return this.#failed(item, Role.codeReviewer, outcome.reason, outcome.transient);
-    const delivered = await checkFileDelivered(worktree, reviewPath);
-    if (!delivered.ok) return this.#failed(item, Role.codeReviewer, `the reviewer's run succeeded but ${delivered.reason}`, false);
-    const verdict = parseReviewVerdict(delivered.text);
+    // A review of this head written (or committed) before a restart is the reviewer's delivery: use it.
+    const landed = await landedReview(this.#repo, worktree, (sha) => this.#reviewPathFor(item, sha));
+    let reviewPath: string;
+    let reviewText: string;
+    if (landed) {
+      ({ reviewPath, text: reviewText } = landed);
+      await this.#audit(item, 'delivery.recovered', `${reviewPath} was ${landed.committed ? 'committed' : 'written'} before the restart; accepted without a new reviewer session`, {});
+    } else {
+      reviewPath = this.#reviewPathFor(item, await this.#repo.headSha('HEAD', worktree));
+      const prompt = reviewerPrompt(
+        { number: item.number, title: item.title, body: item.body ?? '', severity: item.severity ?? 'medium' },
+        { kind: item.kind === 'bug' ? 'BUG' : 'PRIORITY', specPath: item.specPath, branch: this.#branchFor(item), integrationBranch: this.#integrationBranch, reviewPath, testCommand: config.testCommand ?? null },
+      );
+      const outcome = await this.#runRole(item, Role.codeReviewer, worktree, prompt, { reviewPath });
+      if (!outcome.ok) return this.#failed(item, Role.codeReviewer, outcome.reason, outcome.transient);
+      const delivered = await checkFileDelivered(worktree, reviewPath);
+      if (!delivered.ok) return this.#failed(item, Role.codeReviewer, `the reviewer's run succeeded but ${delivered.reason}`, false);
+      reviewText = delivered.text;
+    }
+    const verdict = parseReviewVerdict(reviewText);
     if (!verdict) return this.#failed(item, Role.codeReviewer, `${reviewPath} has no "Verdict: APPROVED" or "Verdict: CHANGES REQUESTED" line`, false);
     // Anything else the reviewer changed is set aside (stashed, not lost) so the branch holds only reviewed work.
     const stray = (await this.#repo.dirtyFiles(worktree)).filter((file) => file !== reviewPath);
@@ -346,8 +381,9 @@ export class Supervisor {
       await this.#transition(item, WorkItemState.merging, `approved in ${reviewPath}`);
       return;
     }
-    const rounds = (item.attempts.review_rounds ?? 0) + 1;
-    await store.updateWorkItem(item.id, { attempts: { ...item.attempts, review_rounds: rounds }, updatedAt: nowIso() });
+    const fresh = (await store.getWorkItem(item.id)) ?? item;
+    const rounds = (fresh.attempts.review_rounds ?? 0) + 1;
+    await store.updateWorkItem(item.id, { attempts: { ...fresh.attempts, review_rounds: rounds }, updatedAt: nowIso() });
     if (rounds > config.review.maxRounds) {
       await this.#block(item, `changes still requested after ${config.review.maxRounds} review round(s); see ${reviewPath}`);
       return;
@@ -359,6 +395,18 @@ export class Supervisor {
     const { config, store } = this.#options;
     const branch = this.#branchFor(item);
     await this.#integrationMutex.run(async () => {
+      // Stopped after the merge, between deleting the merged branch and recording it: the merge commit says it is done.
+      if (!(await this.#repo.branchExists(branch))) {
+        const mergeCommit = await this.#repo.mergeCommitOf(branch, this.#integrationBranch);
+        if (mergeCommit === null) {
+          await this.#block(item, `branch ${branch} is gone and ${this.#integrationBranch} has no merge of it; restore the branch (git reflog) and unblock the item`);
+          return;
+        }
+        await this.#audit(item, 'merge.completed', `${branch} was merged into ${this.#integrationBranch} at ${mergeCommit.slice(0, 7)} before the restart`, {});
+        await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
+        await this.#transition(item, item.kind === 'bug' ? WorkItemState.done : WorkItemState.markingDone, `merged into ${this.#integrationBranch}`);
+        return;
+      }
       const outcome = await this.#repo.merge(branch, this.#integrationBranch, `Merge ${branch}: ${item.kind === 'bug' ? 'BUG' : 'PRIORITY'} ${item.number} ${item.title}`, this.#options.signal);
       if (outcome.kind === 'conflict') {
         const conflicts = (item.attempts.merge_conflicts ?? 0) + 1;
@@ -383,6 +431,10 @@ export class Supervisor {
   async #markDone(item: WorkItemRecord): Promise<void> {
     const { config } = this.#options;
     await this.#integrationMutex.run(async () => {
+      if (await roadmapMarksComplete(this.#repo, this.#integrationBranch, config.roadmapPath, item.number)) {
+        await this.#transition(item, WorkItemState.done, `${config.roadmapPath} on ${this.#integrationBranch} already marks PRIORITY ${item.number} complete`);
+        return;
+      }
       const integration = await this.#repo.integrationWorktree(this.#integrationBranch);
       const beforeText = await this.#repo.readWorktreeFile(integration, config.roadmapPath);
       const outcome = await this.#runRole(item, Role.projectManager, integration, projectManagerPrompt(priorityRef(item), { roadmapPath: config.roadmapPath, integrationBranch: this.#integrationBranch }), { roadmapPath: config.roadmapPath });
@@ -423,9 +475,13 @@ export class Supervisor {
     const agent = this.#agents.get(role);
     if (!agent) throw new Error(`agent ${role} not loaded`);
     const fresh = (await store.getWorkItem(item.id)) ?? item;
-    const attempt = (fresh.attempts[role] ?? 0) + 1;
-    await store.updateWorkItem(item.id, { attempts: { ...fresh.attempts, [role]: attempt }, updatedAt: nowIso() });
-    const resumeSessionId = await this.#resumableSession(item, role);
+    // A run orphaned by a crash was not a failed attempt: the next run continues it (same attempt number, same
+    // session when there is one) and does not count again. Every other run is a new attempt, counted before it starts.
+    const orphan = await orphanedRunOf(store, item.id, role);
+    const attempt = orphan ? orphan.attempt : (fresh.attempts[role] ?? 0) + 1;
+    if (!orphan) await store.updateWorkItem(item.id, { attempts: { ...fresh.attempts, [role]: attempt }, updatedAt: nowIso() });
+    const resumeSessionId = orphan ? await sessionIdOf(store, orphan) : undefined;
+    if (orphan) await this.#audit(item, 'run.continued', `${role} run ${orphan.id.slice(0, 12)} was orphaned by a crash; attempt ${attempt} continues${resumeSessionId ? ` in session ${resumeSessionId}` : ' in a new session'} and is not counted again`, { runId: orphan.id });
     const budget = await this.#budgetState();
     const perRun = config.budgets.perRunUsd;
     const remainingToday = budget.limit === null ? undefined : Math.max(0.01, budget.limit - budget.spent);
@@ -467,19 +523,6 @@ export class Supervisor {
     const reason = `${role} run ${run.id.slice(0, 12)} ${run.status}: ${run.errorMessage ?? 'no reason recorded'}`;
     if (run.errorKind === 'budget' || /max_budget/.test(run.errorMessage ?? '')) throw new BudgetExceededError(reason);
     return { ok: false, reason, transient: isTransientFailure(run) };
-  }
-
-  /** The session of this role's last run for the item, if that run was orphaned by a crash: resume it. */
-  async #resumableSession(item: WorkItemRecord, role: Role): Promise<string | undefined> {
-    const { store } = this.#options;
-    const [last] = await store.listRuns({ workItemId: item.id, agent: role, limit: 1 });
-    if (!last || last.status !== 'orphaned') return undefined;
-    if (last.sessionId) return last.sessionId;
-    const [invocation] = (await store.listInvocations(last.id)).slice(-1);
-    if (!invocation) return undefined;
-    const [first] = await store.listMessages({ invocationId: invocation.id, limit: 1 });
-    const sessionId = first?.payload.session_id;
-    return typeof sessionId === 'string' && sessionId.length > 0 ? sessionId : undefined;
   }
 
   async #failed(item: WorkItemRecord, role: Role, reason: string, transient: boolean): Promise<void> {
@@ -564,6 +607,11 @@ export class Supervisor {
 
   #specPath(item: WorkItemRecord): string {
     return item.specPath ?? `docs/specs/${specFileName(item.number, item.title)}`;
+  }
+
+  /** Where the review of the branch at `sha` goes (`*` gives the pathspec of all the item's reviews). */
+  #reviewPathFor(item: WorkItemRecord, sha: string): string {
+    return `docs/reviews/REVIEW-${item.kind === 'bug' ? `BUG-${item.number}` : item.number}-${sha.slice(0, 7)}.md`;
   }
 
   #branchFor(item: WorkItemRecord): string {
