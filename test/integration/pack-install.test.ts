@@ -61,7 +61,7 @@ describe('the packed package, installed into a fresh prefix', () => {
     expect(doctor, `doctor failed:\n${doctor.stdout}\n${doctor.stderr}`).not.toHaveProperty('failed');
     expect(doctor.stdout).toMatch(/✔ claude cli\s+2\.1\.\d+/);
     expect(doctor.stdout).toContain(`web UI in ${join(installed, 'dist', 'dashboard-ui')}`);
-    expect(doctor.stdout).toMatch(/✔ agents\s+architect, bug-fixer, code-developer, code-reviewer, project-manager/);
+    expect(doctor.stdout).toMatch(/✔ agents\s+architect \(\.claude\/agents\/architect\.md\), code-developer \(\.claude\/agents\/code-developer\.md\)/);
 
     model.addScenarios([{ name: 'installed run', turns: [{ tools: [{ name: 'Write', input: { file_path: '{{cwd}}/NOTES.md', content: 'written by the installed CLI\n' } }] }, { text: 'Done.' }] }]);
     const run = await orchestrator(['run', 'code-developer', 'Write NOTES.md'], repo.path);
