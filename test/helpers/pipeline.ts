@@ -8,7 +8,7 @@ import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { cliPath, sessionEnv } from './model.js';
 import { tmpRepo, type TmpRepo } from './tmp-repo.js';
 
-export const PACKAGE_JSON = `${JSON.stringify({ name: 'fixture', private: true, type: 'module', scripts: { test: 'node --test test/' } }, null, 2)}\n`;
+export const PACKAGE_JSON = `${JSON.stringify({ name: 'fixture', private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`;
 
 /** A committed repository with the default agents, a roadmap and a config (test command, fast retries). */
 export async function pipelineRepo(roadmap: string, options: { config?: Record<string, unknown>; files?: Record<string, string> } = {}): Promise<TmpRepo> {
@@ -17,7 +17,7 @@ export async function pipelineRepo(roadmap: string, options: { config?: Record<s
     'test/base.test.js': "import { test } from 'node:test';\ntest('base', () => {});\n",
     '.gitignore': '.orchestrator/\n',
     'docs/roadmap/ROADMAP.md': roadmap,
-    'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test test/', retries: { baseDelayMs: 100, maxDelayMs: 500 }, ...options.config }, null, 2)}\n`,
+    'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test', retries: { baseDelayMs: 100, maxDelayMs: 500 }, ...options.config }, null, 2)}\n`,
     ...options.files,
   };
   for (const [name, text] of Object.entries(DEFAULT_AGENTS)) files[`.claude/agents/${name}.md`] = text;
