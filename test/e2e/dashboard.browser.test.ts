@@ -38,7 +38,9 @@ describe('dashboard in a real browser', () => {
   it('shows a run on Now as it starts, fills its timeline live, stops it, replays it, and charts usage', async () => {
     const staticDir = dashboardUiDir();
     expect(staticDir, 'the web UI must be built (npm run build) before the browser tests').not.toBeNull();
-    model.addScenarios([slowSessionScenario(12)]);
+    // More steps than the test watches before it stops the run (it is stopped mid-way), so the timeline is still
+    // growing when the run page opens however slow the machine is.
+    model.addScenarios([slowSessionScenario(40)]);
     const harness: DashboardHarness = await dashboardHarness(model, { staticDir });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors = watchPageErrors(page);

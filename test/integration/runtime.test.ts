@@ -104,6 +104,8 @@ describe('runClaudeSession against the real CLI', () => {
     const cwd = await gitDir();
     model.addScenarios([{ name: 'slow', turns: [{ text: 'word '.repeat(400), chunkDelayMs: 30 }] }]);
     const controller = new AbortController();
+    // Stop while the model is streaming its slow reply (about 12 s of it): the moment its request arrives.
+    void model.waitForRequest((request) => request.kind === 'turn').then(() => controller.abort(new StoppedError('test stop')));
     const result = await runClaudeSession({
       runId: 'it-abort',
       cliPath: cliPath(),
@@ -112,9 +114,6 @@ describe('runClaudeSession against the real CLI', () => {
       tools: [],
       env: sessionEnv(model),
       signal: controller.signal,
-      onMessage: (message) => {
-        if (message.kind === 'system_init') setTimeout(() => controller.abort(new StoppedError('test stop')), 500);
-      },
     });
     expect(result.outcome).toBe('stopped');
     expect(result.errorMessage).toBe('test stop');
