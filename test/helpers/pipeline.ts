@@ -51,3 +51,8 @@ export async function runPipeline(repo: TmpRepo, model: ScriptedModelServer, opt
   await writer.close();
   return { report, store, bus, close: () => store.close() };
 }
+
+/** Each work item's state, with the reason when it is blocked, so a failed assertion says what went wrong. */
+export async function itemStates(store: SqliteStore): Promise<string[]> {
+  return (await store.listWorkItems()).map((item) => (item.state === 'blocked' ? `blocked: ${item.blockedReason ?? '?'}` : item.state));
+}

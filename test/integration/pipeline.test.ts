@@ -7,7 +7,7 @@ import { parseRoadmap } from '../../src/roadmap/index.js';
 import type { WorkItemId } from '../../src/events/index.js';
 import type { SqliteStore } from '../../src/store/index.js';
 import { useScriptedModel } from '../helpers/model.js';
-import { pipelineRepo, roadmapOf, runPipeline } from '../helpers/pipeline.js';
+import { itemStates, pipelineRepo, roadmapOf, runPipeline } from '../helpers/pipeline.js';
 import { architectScenario, developerWriting, projectManagerScenario, reviewerScenario, standardRoles } from '../helpers/role-scenarios.js';
 import type { TmpRepo } from '../helpers/tmp-repo.js';
 
@@ -96,7 +96,7 @@ describe('the pipeline with real Claude Code sessions', () => {
     const run = await runPipeline(repo, model);
     try {
       expect(existsSync(join(rendezvous, '1.met')) && existsSync(join(rendezvous, '2.met')), 'both developers met while running').toBe(true);
-      expect((await run.store.listWorkItems()).map((item) => item.state)).toEqual(['done', 'done']);
+      expect(await itemStates(run.store)).toEqual(['done', 'done']);
       const developers = await run.store.listRuns({ agent: 'code-developer' });
       expect(developers).toHaveLength(2);
       const [a, b] = developers as [(typeof developers)[0], (typeof developers)[0]];
@@ -131,7 +131,7 @@ describe('the pipeline with real Claude Code sessions', () => {
     ]);
     const run = await runPipeline(repo, model);
     try {
-      expect((await run.store.listWorkItems()).map((item) => item.state)).toEqual(['done', 'done']);
+      expect(await itemStates(run.store)).toEqual(['done', 'done']);
       const conflicts = (await run.store.listEvents()).filter((event) => event.kind === 'merge.conflicted');
       expect(conflicts).toHaveLength(1);
       expect(conflicts[0]!.data.files).toEqual(['src/shared.js']);
