@@ -19,6 +19,12 @@ const model = useScriptedModel();
  */
 const IDLE_LIMIT_MS = 15_000;
 
+/**
+ * Run ids unique to this process: the run id marks a session's processes (and is how stray ones are found and
+ * killed), so another suite running at the same time on the machine must never share one.
+ */
+const runIdFor = (name: string): string => `it-${name}-${process.pid}`;
+
 async function gitDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'runtime-it-'));
   execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
@@ -41,7 +47,7 @@ describe('runClaudeSession against the real CLI', () => {
     const kinds: string[] = [];
     let spawnedPid: number | null = null;
     const result = await runClaudeSession({
-      runId: 'it-multi',
+      runId: runIdFor('multi'),
       cliPath: cliPath(),
       cwd,
       prompt: 'write hello.txt and measure it',
@@ -81,7 +87,7 @@ describe('runClaudeSession against the real CLI', () => {
       },
     ]);
     const result = await runClaudeSession({
-      runId: 'it-hang',
+      runId: runIdFor('hang'),
       cliPath: cliPath(),
       cwd,
       prompt: 'start something then think forever',
@@ -97,7 +103,7 @@ describe('runClaudeSession against the real CLI', () => {
     // It fired while the model hung, not in a legitimate gap before: the model got the hanging second request.
     const turns = model.requests.filter((request) => request.kind === 'turn');
     expect(turns.map((request) => request.turnIndex)).toEqual([0, 1]);
-    expect(liveProcessesOfRun('it-hang')).toEqual([]);
+    expect(liveProcessesOfRun(runIdFor('hang'))).toEqual([]);
   });
 
   it('stops on abort: interrupt first, so the CLI writes its result, and the outcome is stopped', async () => {
@@ -107,7 +113,7 @@ describe('runClaudeSession against the real CLI', () => {
     // Stop while the model is streaming its slow reply (about 12 s of it): the moment its request arrives.
     void model.waitForRequest((request) => request.kind === 'turn').then(() => controller.abort(new StoppedError('test stop')));
     const result = await runClaudeSession({
-      runId: 'it-abort',
+      runId: runIdFor('abort'),
       cliPath: cliPath(),
       cwd,
       prompt: 'talk slowly',
@@ -118,13 +124,13 @@ describe('runClaudeSession against the real CLI', () => {
     expect(result.outcome).toBe('stopped');
     expect(result.errorMessage).toBe('test stop');
     expect(result.result?.subtype).toBe('error_during_execution');
-    expect(liveProcessesOfRun('it-abort')).toEqual([]);
+    expect(liveProcessesOfRun(runIdFor('abort'))).toEqual([]);
   });
 
   it('fails a session whose API error the CLI cannot get past, with the reason', async () => {
     const cwd = await gitDir();
     model.addScenarios([{ name: 'bad-request', turns: [{ error: { status: 400, type: 'invalid_request_error', message: 'messages: bad thing' } }] }]);
-    const result = await runClaudeSession({ runId: 'it-400', cliPath: cliPath(), cwd, prompt: 'hi', tools: [], env: sessionEnv(model) });
+    const result = await runClaudeSession({ runId: runIdFor('400'), cliPath: cliPath(), cwd, prompt: 'hi', tools: [], env: sessionEnv(model) });
     expect(result.outcome).toBe('failed');
     expect(result.errorKind).toBe('api_error');
     expect(result.errorMessage).toContain('HTTP 400');
@@ -134,7 +140,7 @@ describe('runClaudeSession against the real CLI', () => {
 
   it('reports a CLI path that does not exist as spawn_failed, and a missing CLI with the fix', async () => {
     const cwd = await gitDir();
-    const result = await runClaudeSession({ runId: 'it-enoent', cliPath: join(cwd, 'no-such-claude'), cwd, prompt: 'hi', env: sessionEnv(model) });
+    const result = await runClaudeSession({ runId: runIdFor('enoent'), cliPath: join(cwd, 'no-such-claude'), cwd, prompt: 'hi', env: sessionEnv(model) });
     expect(result).toMatchObject({ outcome: 'failed', errorKind: 'spawn_failed', pid: null });
     expect(result.errorMessage).toContain('ENOENT');
     expect(() => locateClaudeCli({ claudeBin: join(cwd, 'missing') })).toThrow(ClaudeCliNotFoundError);
