@@ -27,12 +27,12 @@ Add \`titleCase(text)\` in \`src/title-case.js\`: capitalise the first letter of
 `;
 
 const FILES: Record<string, string> = {
-  'package.json': `${JSON.stringify({ name: 'text-utils', version: '0.1.0', private: true, type: 'module', scripts: { test: 'node --test test/' } }, null, 2)}\n`,
+  'package.json': `${JSON.stringify({ name: 'text-utils', version: '0.1.0', private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
   'README.md': '# text-utils\n\nSmall text helpers. Run the tests with `npm test`.\n',
   'src/index.js': "export const VERSION = '0.1.0';\n",
   'test/index.test.js': "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { VERSION } from '../src/index.js';\n\ntest('has a version', () => assert.equal(VERSION, '0.1.0'));\n",
   '.gitignore': 'node_modules/\n.orchestrator/\n',
-  'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test test/', concurrency: { maxRuns: 3, perRole: { 'code-developer': 3 } }, retries: { baseDelayMs: 500 } }, null, 2)}\n`,
+  'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test', concurrency: { maxRuns: 3, perRole: { 'code-developer': 3 } }, retries: { baseDelayMs: 500 } }, null, 2)}\n`,
   'docs/roadmap/ROADMAP.md': SAMPLE_ROADMAP,
 };
 

@@ -48,7 +48,7 @@ export const architectScenario: ScenarioInput = {
           name: 'Write',
           input: {
             file_path: '{{cwd}}/{{spec}}',
-            content: '# SPEC {{n}}: {{title}}\n\n## Goal\nDeliver "{{title}}" as described in PRIORITY {{n}} of the roadmap.\n\n## Design\nOne pure function in its own module under src/, exported by name.\n\n## Acceptance criteria\n- [ ] the function behaves as the roadmap describes\n- [ ] a node:test test covers it and `node --test test/` passes\n\n## Out of scope\nEverything else.\n',
+            content: '# SPEC {{n}}: {{title}}\n\n## Goal\nDeliver "{{title}}" as described in PRIORITY {{n}} of the roadmap.\n\n## Design\nOne pure function in its own module under src/, exported by name.\n\n## Acceptance criteria\n- [ ] the function behaves as the roadmap describes\n- [ ] a node:test test covers it and `node --test` passes\n\n## Out of scope\nEverything else.\n',
           },
         },
       ],
@@ -70,7 +70,7 @@ export function developerScenario(feature: Feature): ScenarioInput {
         chunkDelayMs: 10,
       },
       { tools: [{ name: 'Write', input: { file_path: `{{cwd}}/test/${feature.file}.test.js`, content: feature.test } }], usage: { input_tokens: 4_600, output_tokens: 210 } },
-      { text: 'Running the tests.', tools: [{ name: 'Bash', input: { command: 'node --test test/', description: 'Run the test suite' } }], usage: { input_tokens: 4_900, output_tokens: 40 } },
+      { text: 'Running the tests.', tools: [{ name: 'Bash', input: { command: 'node --test', description: 'Run the test suite' } }], usage: { input_tokens: 4_900, output_tokens: 40 } },
       {
         tools: [{ name: 'Bash', input: { command: `git add src/${feature.file}.js test/${feature.file}.test.js && git commit -q -m "Add ${feature.name} with tests" && git log --oneline -1`, description: 'Commit the change' } }],
         usage: { input_tokens: 5_300, output_tokens: 70 },
@@ -84,7 +84,7 @@ export const reviewerScenario: ScenarioInput = {
   name: 'demo-code-reviewer',
   match: { prompt: '^ROLE: code-reviewer\\nPRIORITY (?<n>[0-9.]+): (?<title>[^\\n]+)[\\s\\S]*?Write your review to: (?<review>\\S+)' },
   turns: [
-    { text: 'Looking at the diff and running the tests.', tools: [{ name: 'Bash', input: { command: 'git diff main...HEAD --stat && node --test test/ 2>&1 | tail -3', description: 'Diff and tests' } }], usage: { input_tokens: 3_800, output_tokens: 60 }, chunkDelayMs: 10 },
+    { text: 'Looking at the diff and running the tests.', tools: [{ name: 'Bash', input: { command: 'git diff main...HEAD --stat && node --test 2>&1 | tail -3', description: 'Diff and tests' } }], usage: { input_tokens: 3_800, output_tokens: 60 }, chunkDelayMs: 10 },
     {
       tools: [{ name: 'Write', input: { file_path: '{{cwd}}/{{review}}', content: 'Verdict: APPROVED\n\nReview of PRIORITY {{n}}: {{title}}.\n\n- The implementation matches the spec.\n- Tests cover the acceptance criteria and pass.\n' } }],
       usage: { input_tokens: 4_300, output_tokens: 150 },

@@ -12,5 +12,5 @@ export * from './repo-ops.js';
 export * from './deliverables.js';
 export * from './limiter.js';
 export * from './documents.js';
-export { stopLocalSession } from './local-stops.js';
+export { STOP_SEEN_EVENT, stopLocalSession } from './local-stops.js';
 export * from './roadmap-source.js';

@@ -26,8 +26,11 @@ export function registerLocalSession(store: Store, runId: RunId, options: { poll
     checking = true;
     store
       .getRun(runId)
-      .then((run) => {
-        if (run?.stopRequestedAt) controller.abort(new StoppedError(`stop requested at ${run.stopRequestedAt}`));
+      .then(async (run) => {
+        if (!run?.stopRequestedAt) return;
+        controller.abort(new StoppedError(`stop requested at ${run.stopRequestedAt}`));
+        // Tells the requester (stop-run.ts) that the owner is on it, so it waits for the owner instead of signalling.
+        await store.appendEvent({ at: nowIso(), kind: STOP_SEEN_EVENT, runId, message: `its orchestrator (pid ${process.pid}) saw the stop request and is interrupting the session` });
       })
       .catch(() => undefined)
       .finally(() => {
@@ -44,8 +47,11 @@ export function registerLocalSession(store: Store, runId: RunId, options: { poll
   };
 }
 
-/** How often a session's owner looks for a stop requested from elsewhere (stop-run.ts waits a little longer before signalling). */
+/** How often a session's owner looks for a stop requested from elsewhere. */
 export const STOP_REQUEST_POLL_MS = 500;
+
+/** The audit event a session's owner records when it has seen a stop requested from elsewhere and acts on it. */
+export const STOP_SEEN_EVENT = 'run.stop_seen';
 
 /** Stops a session of this process: records the request (so it ends `stopped`), then interrupts it. False if not ours. */
 export async function stopLocalSession(store: Store, runId: RunId): Promise<boolean> {

@@ -8,7 +8,7 @@ import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { cliPath, sessionEnv } from './model.js';
 import { tmpRepo, type TmpRepo } from './tmp-repo.js';
 
-export const PACKAGE_JSON = `${JSON.stringify({ name: 'fixture', private: true, type: 'module', scripts: { test: 'node --test test/' } }, null, 2)}\n`;
+export const PACKAGE_JSON = `${JSON.stringify({ name: 'fixture', private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`;
 
 /**
  * A committed repository with agents (the default ones, or `agents`: file name in .claude/agents/ → text), a
@@ -23,7 +23,7 @@ export async function pipelineRepo(
     'test/base.test.js': "import { test } from 'node:test';\ntest('base', () => {});\n",
     '.gitignore': '.orchestrator/\n',
     'docs/roadmap/ROADMAP.md': roadmap,
-    'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test test/', retries: { baseDelayMs: 100, maxDelayMs: 500 }, ...options.config }, null, 2)}\n`,
+    'orchestrator.config.json': `${JSON.stringify({ testCommand: 'node --test', retries: { baseDelayMs: 100, maxDelayMs: 500 }, ...options.config }, null, 2)}\n`,
     ...options.files,
   };
   const agents = options.agents ?? Object.fromEntries(Object.entries(DEFAULT_AGENTS).map(([name, text]) => [`${name}.md`, text]));
@@ -57,4 +57,9 @@ export async function runPipeline(repo: TmpRepo, model: ScriptedModelServer, opt
   const report = await supervisor.run();
   await writer.close();
   return { report, store, bus, close: () => store.close() };
+}
+
+/** Each work item's state, with the reason when it is blocked, so a failed assertion says what went wrong. */
+export async function itemStates(store: SqliteStore): Promise<string[]> {
+  return (await store.listWorkItems()).map((item) => (item.state === 'blocked' ? `blocked: ${item.blockedReason ?? '?'}` : item.state));
 }

@@ -15,7 +15,7 @@ export function developerWriting(options: { number: string; file: string; conten
       ...(options.readFirst ? [{ tools: [{ name: 'Read', input: { file_path: `{{cwd}}/${options.file}` } }, { name: 'Read', input: { file_path: `{{cwd}}/${testFile}` } }] }] : []),
       { tools: [{ name: 'Write', input: { file_path: `{{cwd}}/${options.file}`, content: options.content } }] },
       { tools: [{ name: 'Write', input: { file_path: `{{cwd}}/${testFile}`, content: "import { test } from 'node:test';\ntest('works', () => {});\n" } }] },
-      { tools: [{ name: 'Bash', input: { command: `node --test test/ > /dev/null && git add ${options.file} ${testFile} && git commit -q -m "Implement PRIORITY ${options.number}"`, description: 'test and commit' } }] },
+      { tools: [{ name: 'Bash', input: { command: `node --test > /dev/null && git add ${options.file} ${testFile} && git commit -q -m "Implement PRIORITY ${options.number}"`, description: 'test and commit' } }] },
       { text: `IMPLEMENTED: PRIORITY ${options.number}` },
     ],
   };

@@ -59,7 +59,8 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     frames,
     text: () => raw,
     close: () => controller.abort(),
-    waitFor(predicate, timeoutMs = 5000) {
+    // An upper bound for a frame that never comes, not a speed figure: generous for a loaded machine.
+    waitFor(predicate, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = frames.find(predicate);

@@ -6,6 +6,7 @@ import { DEFAULT_AGENTS } from '../../src/agents/index.js';
 import { SqliteStore, type Store } from '../../src/store/index.js';
 import type { RunRecord } from '../../src/store/index.js';
 import { isProcessAlive } from '../../src/runtime/index.js';
+import { STOP_SEEN_EVENT } from '../../src/orchestrator/index.js';
 import { runCli, startCli, waitCli } from '../helpers/cli.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { liveProcessesOfRun } from '../helpers/processes.js';
@@ -105,11 +106,16 @@ describe('orchestrator run (the real CLI against the scripted model)', () => {
   it('stops a hung session with the inactivity watchdog: timed_out, and nothing of it left running', async () => {
     await using repo = await repoWithAgents();
     model.addScenarios([{ name: 'hang', turns: [{ tools: [{ name: 'Bash', input: { command: 'node -e "setTimeout(() => {}, 600000)" > /dev/null 2>&1 & echo bg', description: 'bg' } }] }, { hang: true }] }]);
-    const result = await runCli(['run', 'code-developer', 'Think forever', '--idle-timeout', '3'], { cwd: repo.path, env: sessionEnv(model) });
+    // Clearly longer than any legitimate silence here (the CLI's start, the Bash call: under 2.5 s each on an idle
+    // machine, several times that on a loaded one); the hang lasts until the watchdog ends the session.
+    const idleLimitSeconds = 15;
+    const result = await runCli(['run', 'code-developer', 'Think forever', '--idle-timeout', String(idleLimitSeconds)], { cwd: repo.path, env: sessionEnv(model) });
     expect(result.exitCode).toBe(1);
+    // It fired while the model hung, not in a legitimate gap before: the model got the hanging second request.
+    expect(model.requests.filter((request) => request.kind === 'turn').map((request) => request.turnIndex)).toEqual([0, 1]);
     await withStore(repo.path, async (store) => {
       const [run] = await store.listRuns();
-      expect(run).toMatchObject({ status: 'timed_out', errorKind: 'inactivity', errorMessage: 'session emitted no stream event for 3 s' });
+      expect(run).toMatchObject({ status: 'timed_out', errorKind: 'inactivity', errorMessage: `session emitted no stream event for ${idleLimitSeconds} s` });
       expect(isProcessAlive(run!.pid!)).toBe(false);
       expect(liveProcessesOfRun(run!.id)).toEqual([]);
     });
@@ -135,6 +141,9 @@ describe('orchestrator run (the real CLI against the scripted model)', () => {
       const [invocation] = await store.listInvocations(run.id);
       expect(invocation!.resultSubtype).not.toBeNull();
       expect(invocation!.costUsd).toBeGreaterThan(0);
+      // …after recording that it saw the request (what `stop` waits for before it would fall back to signals).
+      const events = await store.listEvents({ runId: run.id });
+      expect(events.map((event) => event.kind)).toContain(STOP_SEEN_EVENT);
     });
     expect(isProcessAlive(run.pid!)).toBe(false);
     expect(liveProcessesOfRun(run.id)).toEqual([]);

@@ -299,7 +299,7 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
       // The orchestrator's own test run (after the developer's session ended) is where it is killed: the first
       // run of the test command holds (its pid in `held`), every later one runs the tests.
       const holdingTests = join(markers, 'tests.sh');
-      await writeFile(holdingTests, `#!/bin/sh\nif [ -e ${markers}/held ]; then exec node --test test/; fi\necho $$ > ${markers}/held\nexec sleep ${LONG_COMMAND_SECONDS}\n`);
+      await writeFile(holdingTests, `#!/bin/sh\nif [ -e ${markers}/held ]; then exec node --test; fi\necho $$ > ${markers}/held\nexec sleep ${LONG_COMMAND_SECONDS}\n`);
       await chmod(holdingTests, 0o755);
       await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Zeta' }]), { config: { testCommand: holdingTests } });
       let heldTests: number | null = null;

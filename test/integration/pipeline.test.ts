@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRoadmap } from '../../src/roadmap/index.js';
 import type { WorkItemId } from '../../src/events/index.js';
 import type { SqliteStore } from '../../src/store/index.js';
 import { useScriptedModel } from '../helpers/model.js';
-import { pipelineRepo, roadmapOf, runPipeline } from '../helpers/pipeline.js';
+import { itemStates, pipelineRepo, roadmapOf, runPipeline } from '../helpers/pipeline.js';
 import { architectScenario, developerWriting, projectManagerScenario, reviewerScenario, standardRoles } from '../helpers/role-scenarios.js';
 import type { TmpRepo } from '../helpers/tmp-repo.js';
 
@@ -83,16 +84,19 @@ describe('the pipeline with real Claude Code sessions', () => {
 
   it('runs two priorities in parallel in separate worktrees', async () => {
     await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Alpha' }, { number: '2', title: 'Beta' }]));
-    const slow = (number: string, file: string) => {
+    // Each developer first waits (up to 60 s) until the other has started too: a rendezvous that proves both
+    // sessions were alive at once however slow the machine is, instead of a delay that hopes they overlap.
+    const rendezvous = await mkdtemp(join(tmpdir(), 'rendezvous-'));
+    const meeting = (number: string, file: string, other: string) => {
       const scenario = developerWriting({ number, file, content: `export const v${number} = ${number};\n` });
-      // A slower first reply keeps both developer sessions alive at the same time.
-      const [first, ...rest] = scenario.turns;
-      return { ...scenario, turns: [{ ...first, delayMs: 1500 }, ...rest] };
+      const command = `touch ${rendezvous}/${number}.started; for i in $(seq 600); do if [ -f ${rendezvous}/${other}.started ]; then touch ${rendezvous}/${number}.met; exit 0; fi; sleep 0.1; done; exit 1`;
+      return { ...scenario, turns: [{ tools: [{ name: 'Bash', input: { command, description: 'wait for the other developer' } }] }, ...scenario.turns] };
     };
-    model.addScenarios([slow('1', 'src/alpha.js'), slow('2', 'src/beta.js'), ...standardRoles]);
+    model.addScenarios([meeting('1', 'src/alpha.js', '2'), meeting('2', 'src/beta.js', '1'), ...standardRoles]);
     const run = await runPipeline(repo, model);
     try {
-      expect((await run.store.listWorkItems()).map((item) => item.state)).toEqual(['done', 'done']);
+      expect(existsSync(join(rendezvous, '1.met')) && existsSync(join(rendezvous, '2.met')), 'both developers met while running').toBe(true);
+      expect(await itemStates(run.store)).toEqual(['done', 'done']);
       const developers = await run.store.listRuns({ agent: 'code-developer' });
       expect(developers).toHaveLength(2);
       const [a, b] = developers as [(typeof developers)[0], (typeof developers)[0]];
@@ -127,7 +131,7 @@ describe('the pipeline with real Claude Code sessions', () => {
     ]);
     const run = await runPipeline(repo, model);
     try {
-      expect((await run.store.listWorkItems()).map((item) => item.state)).toEqual(['done', 'done']);
+      expect(await itemStates(run.store)).toEqual(['done', 'done']);
       const conflicts = (await run.store.listEvents()).filter((event) => event.kind === 'merge.conflicted');
       expect(conflicts).toHaveLength(1);
       expect(conflicts[0]!.data.files).toEqual(['src/shared.js']);

@@ -12,6 +12,19 @@ import { liveProcessesOfRun } from '../helpers/processes.js';
 
 const model = useScriptedModel();
 
+/**
+ * The watchdog's idle limit in the hang test: clearly longer than any legitimate silence in that scenario (the
+ * CLI's start before its first event and the Bash call: each under 2.5 s on an idle 2-core machine, and several
+ * times that beside a loaded one), while the hang itself lasts until the session is stopped.
+ */
+const IDLE_LIMIT_MS = 15_000;
+
+/**
+ * Run ids unique to this process: the run id marks a session's processes (and is how stray ones are found and
+ * killed), so another suite running at the same time on the machine must never share one.
+ */
+const runIdFor = (name: string): string => `it-${name}-${process.pid}`;
+
 async function gitDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'runtime-it-'));
   execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
@@ -34,7 +47,7 @@ describe('runClaudeSession against the real CLI', () => {
     const kinds: string[] = [];
     let spawnedPid: number | null = null;
     const result = await runClaudeSession({
-      runId: 'it-multi',
+      runId: runIdFor('multi'),
       cliPath: cliPath(),
       cwd,
       prompt: 'write hello.txt and measure it',
@@ -73,52 +86,51 @@ describe('runClaudeSession against the real CLI', () => {
         ],
       },
     ]);
-    const started = Date.now();
     const result = await runClaudeSession({
-      runId: 'it-hang',
+      runId: runIdFor('hang'),
       cliPath: cliPath(),
       cwd,
       prompt: 'start something then think forever',
       tools: ['Bash'],
       allowedTools: ['Bash'],
       env: sessionEnv(model),
-      idleTimeoutMs: 3_000,
+      idleTimeoutMs: IDLE_LIMIT_MS,
       stopGraceMs: 2_000,
     });
     expect(result.outcome).toBe('timed_out');
     expect(result.errorKind).toBe('inactivity');
-    expect(result.errorMessage).toBe('session emitted no stream event for 3 s');
-    expect(Date.now() - started).toBeLessThan(30_000);
-    expect(liveProcessesOfRun('it-hang')).toEqual([]);
-    expect(model.requests.filter((request) => request.kind === 'turn')).toHaveLength(2);
+    expect(result.errorMessage).toBe(`session emitted no stream event for ${IDLE_LIMIT_MS / 1000} s`);
+    // It fired while the model hung, not in a legitimate gap before: the model got the hanging second request.
+    const turns = model.requests.filter((request) => request.kind === 'turn');
+    expect(turns.map((request) => request.turnIndex)).toEqual([0, 1]);
+    expect(liveProcessesOfRun(runIdFor('hang'))).toEqual([]);
   });
 
   it('stops on abort: interrupt first, so the CLI writes its result, and the outcome is stopped', async () => {
     const cwd = await gitDir();
     model.addScenarios([{ name: 'slow', turns: [{ text: 'word '.repeat(400), chunkDelayMs: 30 }] }]);
     const controller = new AbortController();
+    // Stop while the model is streaming its slow reply (about 12 s of it): the moment its request arrives.
+    void model.waitForRequest((request) => request.kind === 'turn').then(() => controller.abort(new StoppedError('test stop')));
     const result = await runClaudeSession({
-      runId: 'it-abort',
+      runId: runIdFor('abort'),
       cliPath: cliPath(),
       cwd,
       prompt: 'talk slowly',
       tools: [],
       env: sessionEnv(model),
       signal: controller.signal,
-      onMessage: (message) => {
-        if (message.kind === 'system_init') setTimeout(() => controller.abort(new StoppedError('test stop')), 500);
-      },
     });
     expect(result.outcome).toBe('stopped');
     expect(result.errorMessage).toBe('test stop');
     expect(result.result?.subtype).toBe('error_during_execution');
-    expect(liveProcessesOfRun('it-abort')).toEqual([]);
+    expect(liveProcessesOfRun(runIdFor('abort'))).toEqual([]);
   });
 
   it('fails a session whose API error the CLI cannot get past, with the reason', async () => {
     const cwd = await gitDir();
     model.addScenarios([{ name: 'bad-request', turns: [{ error: { status: 400, type: 'invalid_request_error', message: 'messages: bad thing' } }] }]);
-    const result = await runClaudeSession({ runId: 'it-400', cliPath: cliPath(), cwd, prompt: 'hi', tools: [], env: sessionEnv(model) });
+    const result = await runClaudeSession({ runId: runIdFor('400'), cliPath: cliPath(), cwd, prompt: 'hi', tools: [], env: sessionEnv(model) });
     expect(result.outcome).toBe('failed');
     expect(result.errorKind).toBe('api_error');
     expect(result.errorMessage).toContain('HTTP 400');
@@ -128,7 +140,7 @@ describe('runClaudeSession against the real CLI', () => {
 
   it('reports a CLI path that does not exist as spawn_failed, and a missing CLI with the fix', async () => {
     const cwd = await gitDir();
-    const result = await runClaudeSession({ runId: 'it-enoent', cliPath: join(cwd, 'no-such-claude'), cwd, prompt: 'hi', env: sessionEnv(model) });
+    const result = await runClaudeSession({ runId: runIdFor('enoent'), cliPath: join(cwd, 'no-such-claude'), cwd, prompt: 'hi', env: sessionEnv(model) });
     expect(result).toMatchObject({ outcome: 'failed', errorKind: 'spawn_failed', pid: null });
     expect(result.errorMessage).toContain('ENOENT');
     expect(() => locateClaudeCli({ claudeBin: join(cwd, 'missing') })).toThrow(ClaudeCliNotFoundError);
