@@ -1,13 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGENTS } from '../../src/agents/index.js';
 import { isProcessAlive } from '../../src/runtime/index.js';
-import pg from 'pg';
-import { PostgresStore, SqliteStore, type InvocationRecord, type RunSummary, type Store, type UsageRow } from '../../src/store/index.js';
+import type { InvocationRecord, RunSummary, UsageRow } from '../../src/store/index.js';
 import { priceOf, priceTable } from '../../src/usage/index.js';
 import { runCli, startCli, waitCli } from '../helpers/cli.js';
+import { postgresTestDatabase, sqliteTestDatabase, withTestStore, type TestDatabase } from '../helpers/databases.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { liveProcessesOfRun } from '../helpers/processes.js';
 import { tmpRepo } from '../helpers/tmp-repo.js';
@@ -20,45 +18,14 @@ async function repoWithAgents() {
   return tmpRepo({ files });
 }
 
-const PG_BASE_URL = process.env.ORCHESTRATOR_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function pgAdmin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_BASE_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
+async function database(kind: 'sqlite' | 'postgres', root: string): Promise<TestDatabase> {
+  return kind === 'sqlite' ? sqliteTestDatabase(root) : postgresTestDatabase('orch_cost');
 }
 
-/** Where a test's orchestrator keeps its data: the repository's SQLite file, or a PostgreSQL schema of its own. */
-interface Database {
-  /** Global CLI options that select it. */
-  args: string[];
-  open(): Promise<Store>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function database(kind: 'sqlite' | 'postgres', root: string): Promise<Database> {
-  if (kind === 'sqlite') return { args: [], open: async () => SqliteStore.open(join(root, '.orchestrator', 'orchestrator.db')), [Symbol.asyncDispose]: async () => {} };
-  const schema = `orch_cost_${randomBytes(5).toString('hex')}`;
-  await pgAdmin(`CREATE SCHEMA ${schema}`);
-  const url = `${PG_BASE_URL}${PG_BASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  return { args: ['--db', url], open: () => PostgresStore.open(PG_BASE_URL, { schema }), [Symbol.asyncDispose]: () => pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
-}
-
-async function withStore<T>(db: Database, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await db.open();
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+const withStore = withTestStore;
 
 /** Waits until the store holds the session's Bash call: the model has answered twice and the command runs. */
-async function waitForRecordedBash(db: Database, timeoutMs = 60_000): Promise<RunSummary> {
+async function waitForRecordedBash(db: TestDatabase, timeoutMs = 60_000): Promise<RunSummary> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const found = await withStore(db, async (store) => {
@@ -95,7 +62,7 @@ function expectEstimated(invocation: InvocationRecord): void {
   expect(invocation.costNote).toContain('estimated from 2 API message(s)');
 }
 
-async function showAndUsage(root: string, db: Database, runId: string) {
+async function showAndUsage(root: string, db: TestDatabase, runId: string) {
   const env = sessionEnv(model);
   const show = await runCli([...db.args, 'show', runId, '--json'], { cwd: root, env });
   expect(show.exitCode, show.stderr).toBe(0);

@@ -1,18 +1,17 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { WorkItemId } from '../../src/events/index.js';
 import { branchName } from '../../src/roadmap/index.js';
 import { isProcessAlive } from '../../src/runtime/index.js';
 import type { ScenarioInput } from '../../src/scripted-model/index.js';
-import { PostgresStore, SqliteStore, type RunSummary, type Store } from '../../src/store/index.js';
+import type { RunSummary, Store } from '../../src/store/index.js';
 import { CLI_MAIN, runCli, startCli, type StartedCli } from '../helpers/cli.js';
+import { postgresTestDatabase, sqliteTestDatabase, withTestStore, type TestDatabase } from '../helpers/databases.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
 import { liveProcessesOfRun } from '../helpers/processes.js';
@@ -26,7 +25,6 @@ import type { TmpRepo } from '../helpers/tmp-repo.js';
  */
 
 const model = useScriptedModel();
-const PG_URL = process.env.ORCHESTRATOR_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** A "long build" that must never end by itself during a test: only the recovery may end it. */
 const LONG_COMMAND_SECONDS = 900;
 /** The whole test (two orchestrator lifetimes on a busy 2-core machine) stays well inside the long command. */
@@ -35,41 +33,10 @@ const RESTART_TIMEOUT_MS = TEST_TIMEOUT_MS / 2;
 const P1 = 'P-1' as WorkItemId;
 const P2 = 'P-2' as WorkItemId;
 
-interface Db {
-  /** Global CLI arguments selecting the store. */
-  args: string[];
-  open(): Promise<Store>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-function sqliteDb(repo: TmpRepo): Db {
-  return { args: [], open: async () => SqliteStore.open(join(repo.path, '.orchestrator', 'orchestrator.db')), [Symbol.asyncDispose]: async () => undefined };
-}
-
-async function postgresDb(): Promise<Db> {
-  const schema = `orch_crash_${randomBytes(5).toString('hex')}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE SCHEMA ${schema}`);
-  const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  return { args: ['--db', url], open: () => PostgresStore.open(PG_URL, { schema }), [Symbol.asyncDispose]: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
-}
-
-async function inspect<T>(db: Db, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await db.open();
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+type Db = TestDatabase;
+const sqliteDb = (repo: TmpRepo): Db => sqliteTestDatabase(repo.path);
+const postgresDb = (): Promise<Db> => postgresTestDatabase('orch_crash');
+const inspect = withTestStore;
 
 /** Polls until `ready()` holds; the limit is the test's own timeout (the scenario decides when, not a clock). */
 async function until(ready: () => boolean, what: string, child: StartedCli): Promise<void> {

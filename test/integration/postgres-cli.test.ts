@@ -1,32 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGENTS } from '../../src/agents/index.js';
 import { PostgresStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { tmpRepo } from '../helpers/tmp-repo.js';
+import { PG_TEST_URL, pgAdmin, pgUrlForSchema } from '../helpers/databases.js';
 
 const model = useScriptedModel();
-const BASE_URL = process.env.ORCHESTRATOR_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: BASE_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('the CLI on PostgreSQL (--db postgres://…)', () => {
   it('records a real session in PostgreSQL, and ps, show and usage read it back', async () => {
     const schema = `orch_cli_${randomBytes(5).toString('hex')}`;
-    await admin(`CREATE SCHEMA ${schema}`);
-    const url = `${BASE_URL}${BASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    await pgAdmin(`CREATE SCHEMA ${schema}`);
+    const url = pgUrlForSchema(schema);
     const files: Record<string, string> = { 'README.md': '# sample\n' };
     for (const [name, text] of Object.entries(DEFAULT_AGENTS)) files[`.claude/agents/${name}.md`] = text;
     await using repo = await tmpRepo({ files });
@@ -45,7 +34,7 @@ describe('the CLI on PostgreSQL (--db postgres://…)', () => {
       expect(result.exitCode, result.stderr).toBe(0);
       expect(await readFile(join(repo.path, 'src/pg.js'), 'utf8')).toBe('export const pg = true;\n');
 
-      const store = await PostgresStore.open(BASE_URL, { schema });
+      const store = await PostgresStore.open(PG_TEST_URL, { schema });
       try {
         const [run] = await store.listRuns();
         expect(run).toMatchObject({ agent: 'code-developer', status: 'succeeded', inputTokens: 2500, outputTokens: 100 });
@@ -65,7 +54,7 @@ describe('the CLI on PostgreSQL (--db postgres://…)', () => {
         await store.close();
       }
     } finally {
-      await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   });
 });
