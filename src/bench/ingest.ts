@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { SqliteDatabase as Database } from '../store/sqlite-driver.js';
 import type { InvocationId, JsonObject, MessageRecord, RunId } from '../events/index.js';
 import pg from 'pg';
 import { DEFAULT_MAX_BATCH, MessageWriter, PostgresStore, SqliteStore, redactUrl } from '../store/index.js';

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteDatabase } from './sqlite-driver.js';
 import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../events/index.js';
 import { StoreError } from '../lib/errors.js';
 import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
@@ -47,7 +48,7 @@ export class SqliteStore implements Store {
     let db: Database.Database;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path);
+      db = new SqliteDatabase(path);
     } catch (error) {
       throw new StoreError(`cannot open the database ${path}: ${(error as Error).message}`, {
         cause: error,

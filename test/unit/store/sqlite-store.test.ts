@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { SqliteDatabase as Database } from '../../../src/store/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/store/index.js';
 import { MIGRATIONS } from '../../../src/store/schema.js';
