@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { dashboardUiDir } from '../../src/cli/commands/dashboard.js';
 import type { RunId } from '../../src/events/index.js';
-import { launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.js';
+import { screenshot, useBrowser, watchPageErrors } from '../helpers/browser.js';
 import { dashboardHarness } from '../helpers/dashboard.js';
 import { useScriptedModel } from '../helpers/model.js';
 
 const model = useScriptedModel();
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useBrowser();
 
 describe('dashboard: the cost of a session killed without a result', () => {
   it('shows the estimated tokens and cost as estimated on the run page and the usage page', async () => {
@@ -30,7 +22,7 @@ describe('dashboard: the cost of a session killed without a result', () => {
       },
     ]);
     const harness = await dashboardHarness(model, { staticDir });
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await chromium.browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors = watchPageErrors(page);
     try {
       const { runId, done } = harness.startRun('code-developer', 'Run the long build.');

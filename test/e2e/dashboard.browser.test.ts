@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { dashboardUiDir } from '../../src/cli/commands/dashboard.js';
 import type { RunId, WorkItemId } from '../../src/events/index.js';
 import { isProcessAlive } from '../../src/runtime/index.js';
-import { launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.js';
+import { screenshot, useBrowser, watchPageErrors } from '../helpers/browser.js';
 import { dashboardHarness, type DashboardHarness } from '../helpers/dashboard.js';
 import { useScriptedModel } from '../helpers/model.js';
 import { liveProcessesOfRun } from '../helpers/processes.js';
 
 const model = useScriptedModel();
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useBrowser();
 
 /** A developer session that works step by step (a Bash call every ~300 ms), then waits on the model until stopped. */
 function slowSessionScenario(steps: number) {
@@ -42,7 +34,7 @@ describe('dashboard in a real browser', () => {
     // growing when the run page opens however slow the machine is.
     model.addScenarios([slowSessionScenario(40)]);
     const harness: DashboardHarness = await dashboardHarness(model, { staticDir });
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await chromium.browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors = watchPageErrors(page);
     try {
       await page.goto(`${harness.dashboard.url}#/now`);
