@@ -146,8 +146,19 @@ CREATE TABLE roadmap_reads (
 );
 `;
 
+/**
+ * Why an item that can move is not moving (the scheduler's decision), so that `status` and the dashboard can say
+ * it: waiting_for is one of slot, lock, dependency, backoff, budget, roadmap; null while it works or when at rest.
+ */
+const SCHEDULER_WAITS = `
+ALTER TABLE work_items ADD COLUMN waiting_for TEXT;
+ALTER TABLE work_items ADD COLUMN waiting_detail TEXT;
+ALTER TABLE work_items ADD COLUMN waiting_since TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) },
   { version: 2, name: 'cost_estimates', sqlite: COST_ESTIMATES, postgres: bytewiseText(COST_ESTIMATES) },
   { version: 3, name: 'roadmap_warnings', sqlite: ROADMAP_WARNINGS, postgres: bytewiseText(ROADMAP_WARNINGS) },
+  { version: 4, name: 'scheduler_waits', sqlite: SCHEDULER_WAITS, postgres: bytewiseText(SCHEDULER_WAITS) },
 ];

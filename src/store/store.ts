@@ -256,6 +256,10 @@ export interface NewWorkItem {
   at: string;
 }
 
+/** Why an item that could move is waiting: a session slot, the integration lock, a dependency, a retry's backoff, the daily budget, or the project manager's roadmap update. */
+export const WaitReason = { slot: 'slot', lock: 'lock', dependency: 'dependency', backoff: 'backoff', budget: 'budget', roadmap: 'roadmap' } as const;
+export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
+
 export interface WorkItemRecord {
   id: WorkItemId;
   kind: WorkItemKind;
@@ -274,6 +278,12 @@ export interface WorkItemRecord {
   worktree: string | null;
   attempts: Record<string, number>;
   blockedReason: string | null;
+  /** What the scheduler is waiting for before this item's next step can run (null while it works, or at rest). */
+  waitingFor: WaitReason | null;
+  /** The wait in words, e.g. "4 of 4 sessions running" or "P-3 (merging)". */
+  waitingDetail: string | null;
+  /** When the current wait began. */
+  waitingSince: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -281,7 +291,7 @@ export interface WorkItemRecord {
 export type WorkItemPatch = Partial<
   Pick<
     WorkItemRecord,
-    'title' | 'specPath' | 'reviewPath' | 'branch' | 'worktree' | 'attempts' | 'blockedReason' | 'position' | 'body' | 'note' | 'severity' | 'dependsOn'
+    'title' | 'specPath' | 'reviewPath' | 'branch' | 'worktree' | 'attempts' | 'blockedReason' | 'position' | 'body' | 'note' | 'severity' | 'dependsOn' | 'waitingFor' | 'waitingDetail' | 'waitingSince'
   >
 > & { updatedAt: string };
 
