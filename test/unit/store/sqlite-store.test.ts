@@ -30,6 +30,7 @@ describe('sqlite specifics', () => {
       { version: 1, name: 'initial' },
       { version: 2, name: 'cost_estimates' },
       { version: 3, name: 'roadmap_warnings' },
+      { version: 4, name: 'scheduler_waits' },
     ]);
     raw.close();
     await rm(dir, { recursive: true, force: true });
