@@ -126,14 +126,20 @@ export function reviewerPrompt(item: PriorityRef | BugRef, context: { kind: 'PRI
     .join('\n');
 }
 
-export function projectManagerPrompt(item: PriorityRef, context: { roadmapPath: string; integrationBranch: string }): string {
+/**
+ * One session marks every item merged since the last roadmap update: its first lines name them, one
+ * `PRIORITY <n>: <title>` line each, and where each one's status is (so that a careful agent reads only those lines).
+ */
+export function projectManagerPrompt(items: readonly (PriorityRef & { statusAt?: string })[], context: { roadmapPath: string; integrationBranch: string }): string {
+  const many = items.length > 1;
   return [
     'ROLE: project-manager',
-    `PRIORITY ${item.number}: ${item.title}`,
+    ...items.map((item) => `PRIORITY ${item.number}: ${item.title}`),
     '',
-    `This priority was reviewed and merged into ${context.integrationBranch}.`,
-    `In ${context.roadmapPath}, set the status of PRIORITY ${item.number} to "✅ Complete": its **Status**: line if it has one, otherwise the status at the end of its heading, otherwise add a line \`**Status**: ✅ Complete\` right under its heading.`,
+    `${many ? `These ${items.length} priorities were` : 'This priority was'} reviewed and merged into ${context.integrationBranch}.`,
+    `In ${context.roadmapPath}, set the status of ${many ? 'each of them' : `PRIORITY ${items[0]?.number ?? ''}`} to "✅ Complete": its **Status**: line if it has one, otherwise the status at the end of its heading, otherwise add a line \`**Status**: ✅ Complete\` right under its heading.`,
+    ...items.filter((item) => item.statusAt).map((item) => `- priority ${item.number}: ${item.statusAt ?? ''}`),
     'Replace only the status emoji and word: keep whatever follows them on that line (a date, a note), the bold and the case.',
-    'Change nothing else in the file, and no other file.',
+    `Change nothing else in the file (no other ${many ? 'priority' : 'item'}), and no other file.`,
   ].join('\n');
 }

@@ -110,6 +110,17 @@ export const configSchema = z
       .object({ maxRounds: z.number().int().positive().default(3) })
       .strict()
       .default({ maxRounds: 3 }),
+    merge: z
+      .object({
+        /**
+         * A merge is tested in the item's worktree while the integration branch may move; if it moved, the merge is
+         * made and tested again. After this many re-tests the item holds the integration lock while it tests, so a
+         * slow item is not starved by faster ones.
+         */
+        maxRetests: z.number().int().nonnegative().default(2),
+      })
+      .strict()
+      .default({ maxRetests: 2 }),
     dashboard: dashboardSchema.default(dashboardSchema.parse({})),
     pricing: pricingSchema.default({}),
   })

@@ -93,11 +93,12 @@ export async function developerBriefing(store: Store, workItemId: WorkItemId): P
   const entered = events.findLastIndex((event) => event.kind === 'work_item.transitioned');
   if (entered < 0 || events[entered]?.data.to !== 'implementing') return { conflictFiles: null, previousFailure: null };
   const fromMerge = events[entered]?.data.from === 'merging';
-  const conflict = fromMerge ? events.slice(0, entered).findLast((event) => event.kind === 'merge.conflicted') : undefined;
-  const files = conflict?.data.files;
+  const mergeOutcome = fromMerge ? events.slice(0, entered).findLast((event) => event.kind === 'merge.conflicted' || event.kind === 'merge.tests_failed') : undefined;
+  const files = mergeOutcome?.kind === 'merge.conflicted' ? mergeOutcome.data.files : undefined;
   const failure = events.slice(entered + 1).findLast((event) => event.kind === 'attempt.failed');
+  const mergeFailure = mergeOutcome?.kind === 'merge.tests_failed' ? mergeOutcome.message : null;
   return {
     conflictFiles: Array.isArray(files) && files.every((file) => typeof file === 'string') ? files : null,
-    previousFailure: failure ? failure.message.replace(/^.*? not accepted: /, '') : null,
+    previousFailure: failure ? failure.message.replace(/^.*? not accepted: /, '') : mergeFailure,
   };
 }

@@ -41,6 +41,11 @@ export function git(args: readonly string[], cwd: string, options: { allowedExit
 
 export type MergeOutcome = { kind: 'merged'; sha: string } | { kind: 'conflict'; files: string[] } | { kind: 'nothing_to_merge' };
 
+/** A merge commit made (not yet published) on a detached HEAD: `sha` has parents `base` and the branch's head. */
+export type PreparedMerge = { kind: 'prepared'; sha: string; base: string } | { kind: 'conflict'; files: string[] } | { kind: 'nothing_to_merge' };
+
+const AS_ORCHESTRATOR = ['-c', 'user.name=Orchestrator', '-c', 'user.email=orchestrator@localhost', '-c', 'commit.gpgsign=false'];
+
 /**
  * The repository operations of the pipeline. Worktrees live in `<repo>/.orchestrator/worktrees/<name>` (git-ignored
  * runtime data). Merges happen in a dedicated integration worktree on a detached HEAD, never in the user's own
@@ -175,11 +180,17 @@ export class RepoOps {
 
   /** The worktree for `branch` (created from `base` if the branch is new); an existing one is reused. */
   async worktreeFor(name: string, branch: string, base: string): Promise<string> {
-    const registered = (await this.listWorktrees()).find((entry) => entry.branch === `refs/heads/${branch}`);
+    const worktrees = await this.listWorktrees();
+    const registered = worktrees.find((entry) => entry.branch === `refs/heads/${branch}`);
     if (registered && existsSync(registered.path)) return registered.path;
+    const path = join(this.worktreesDir, name);
+    // Left on a detached HEAD by a merge prepared there (see prepareMerge) when the orchestrator stopped: back to the branch.
+    if (worktrees.some((entry) => entry.path === path && entry.branch === null) && existsSync(path)) {
+      await this.checkoutBranch(path, branch);
+      return path;
+    }
     await git(['worktree', 'prune'], this.root);
     await mkdir(this.worktreesDir, { recursive: true });
-    const path = join(this.worktreesDir, name);
     const branchExists = (await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], this.root, { allowedExitCodes: [0, 1] })).exitCode === 0;
     if (branchExists) await git(['worktree', 'add', '--quiet', path, branch], this.root);
     else await git(['worktree', 'add', '--quiet', '-b', branch, path, base], this.root);
@@ -198,26 +209,80 @@ export class RepoOps {
     return entries;
   }
 
+  /** True when `ref` is `of` or one of its ancestors. */
+  async isAncestor(ref: string, of: string): Promise<boolean> {
+    return (await git(['merge-base', '--is-ancestor', ref, of], this.root, { allowedExitCodes: [0, 1, 128] })).exitCode === 0;
+  }
+
+  /**
+   * Makes, in the item's own worktree, the merge commit that would land `branch` on `base` (on a detached HEAD,
+   * the branch itself untouched), so that it can be tested there before the integration branch moves. A conflict
+   * aborts the merge and puts the worktree back on the branch.
+   */
+  async prepareMerge(worktree: string, branch: string, base: string, message: string, signal?: AbortSignal): Promise<PreparedMerge> {
+    if (await this.isAncestor(`refs/heads/${branch}`, base)) return { kind: 'nothing_to_merge' };
+    await this.#abortMergeIfAny(worktree);
+    await git(['checkout', '--quiet', '--detach', base], worktree);
+    const result = await git([...AS_ORCHESTRATOR, 'merge', '--no-ff', '--no-edit', '-m', message, `refs/heads/${branch}`], worktree, { allowedExitCodes: [0, 1], ...(signal ? { signal } : {}) });
+    if (result.exitCode !== 0) {
+      const conflicted = await git(['diff', '--name-only', '--diff-filter=U'], worktree);
+      const files = conflicted.stdout.split('\n').filter(Boolean);
+      await this.checkoutBranch(worktree, branch);
+      return { kind: 'conflict', files: files.length > 0 ? files : [`(merge failed: ${result.stderr.trim().split('\n').slice(-1).join('')})`] };
+    }
+    return { kind: 'prepared', sha: await this.headSha('HEAD', worktree), base };
+  }
+
+  /** Puts a worktree back on its branch after a prepared merge (aborting one in progress). */
+  async checkoutBranch(worktree: string, branch: string): Promise<void> {
+    await this.#abortMergeIfAny(worktree);
+    await git(['checkout', '--quiet', branch], worktree);
+  }
+
+  async #abortMergeIfAny(worktree: string): Promise<void> {
+    if ((await git(['rev-parse', '-q', '--verify', 'MERGE_HEAD'], worktree, { allowedExitCodes: [0, 1] })).exitCode === 0) {
+      await git(['merge', '--abort'], worktree, { allowedExitCodes: [0, 128] });
+    }
+  }
+
+  /** Replays commit `sha` on `onto` in a detached worktree; null (and nothing changed) if it does not apply cleanly. */
+  async replayCommit(worktree: string, sha: string, onto: string): Promise<string | null> {
+    await git(['checkout', '--quiet', '--detach', onto], worktree);
+    const result = await git([...AS_ORCHESTRATOR, 'cherry-pick', '--allow-empty', sha], worktree, { allowedExitCodes: [0, 1] });
+    if (result.exitCode !== 0) {
+      await git(['cherry-pick', '--abort'], worktree, { allowedExitCodes: [0, 128] });
+      await git(['checkout', '--quiet', '--detach', onto], worktree);
+      return null;
+    }
+    return this.headSha('HEAD', worktree);
+  }
+
   /** The integration worktree, on a detached HEAD at the tip of the integration branch, clean. */
   async integrationWorktree(branch: string): Promise<string> {
-    const path = join(this.worktreesDir, '_integration');
+    return this.scratchWorktree('_integration', branch);
+  }
+
+  /** A worktree of the orchestrator's own (`_name`), on a detached HEAD at `ref`, clean: it holds nothing of value. */
+  async scratchWorktree(name: string, ref: string): Promise<string> {
+    const path = join(this.worktreesDir, name);
     const registered = (await this.listWorktrees()).some((entry) => entry.path === path);
     if (!registered || !existsSync(path)) {
       await git(['worktree', 'prune'], this.root);
       await mkdir(this.worktreesDir, { recursive: true });
-      await git(['worktree', 'add', '--quiet', '--detach', path, branch], this.root);
+      await git(['worktree', 'add', '--quiet', '--detach', path, ref], this.root);
       return path;
     }
     // The integration worktree holds no work of value (everything is on branches): after a crash mid-merge or
     // mid-edit, reset it rather than refuse. This never touches the user's own working tree.
-    if (existsSync(join(path, '.git')) && (await git(['rev-parse', '-q', '--verify', 'MERGE_HEAD'], path, { allowedExitCodes: [0, 1] })).exitCode === 0) {
-      await git(['merge', '--abort'], path, { allowedExitCodes: [0, 128] });
+    if (existsSync(join(path, '.git'))) {
+      await this.#abortMergeIfAny(path);
+      await git(['cherry-pick', '--abort'], path, { allowedExitCodes: [0, 128] });
     }
     if ((await this.dirtyFiles(path)).length > 0) {
       await git(['reset', '--hard', '--quiet'], path);
       await git(['clean', '-fdq'], path);
     }
-    await git(['checkout', '--quiet', '--detach', branch], path);
+    await git(['checkout', '--quiet', '--detach', ref], path);
     return path;
   }
 
@@ -230,7 +295,7 @@ export class RepoOps {
     const before = await this.headSha('HEAD', worktree);
     const alreadyIn = await git(['merge-base', '--is-ancestor', branch, before], worktree, { allowedExitCodes: [0, 1] });
     if (alreadyIn.exitCode === 0) return { kind: 'nothing_to_merge' };
-    const result = await git(['-c', 'user.name=Orchestrator', '-c', 'user.email=orchestrator@localhost', '-c', 'commit.gpgsign=false', 'merge', '--no-ff', '--no-edit', '-m', message, branch], worktree, {
+    const result = await git([...AS_ORCHESTRATOR, 'merge', '--no-ff', '--no-edit', '-m', message, branch], worktree, {
       allowedExitCodes: [0, 1],
       ...(signal ? { signal } : {}),
     });
@@ -242,7 +307,7 @@ export class RepoOps {
       return { kind: 'conflict', files: files.length > 0 ? files : ['(merge failed: ' + result.stderr.trim().split('\n').slice(-1).join('') + ')'] };
     }
     const sha = await this.headSha('HEAD', worktree);
-    await this.advanceBranch(into, before, sha);
+    if (!(await this.advanceBranch(into, before, sha))) throw new OrchestratorError('ORCH_INTEGRATION_MOVED', `${into} moved while merging ${branch}; nothing was changed`, { hint: 'The merge is retried.', retryable: true });
     return { kind: 'merged', sha };
   }
 
@@ -251,12 +316,16 @@ export class RepoOps {
     const before = await this.headSha('HEAD', worktree);
     const sha = await this.commitFiles(worktree, files, message);
     if (sha === null) return null;
-    await this.advanceBranch(branch, before, sha);
+    if (!(await this.advanceBranch(branch, before, sha))) throw new OrchestratorError('ORCH_INTEGRATION_MOVED', `${branch} moved while committing ${files.join(', ')}; nothing was changed`, { hint: 'The change is retried.', retryable: true });
     return sha;
   }
 
-  /** Moves `branch` from `from` to `to` (a descendant), keeping the user's checkout consistent if it is on it. */
-  async advanceBranch(branch: string, from: string, to: string): Promise<void> {
+  /**
+   * Compare-and-set: moves `branch` from `from` to `to` (a descendant) only if it is still at `from`, keeping the
+   * user's checkout consistent if it is on it. Returns false, changing nothing, when the branch has moved.
+   */
+  async advanceBranch(branch: string, from: string, to: string): Promise<boolean> {
+    if ((await this.headSha(`refs/heads/${branch}`)) !== from) return false;
     const userBranch = await git(['symbolic-ref', '--quiet', 'HEAD'], this.root, { allowedExitCodes: [0, 1] });
     if (userBranch.exitCode === 0 && userBranch.stdout.trim() === `refs/heads/${branch}`) {
       const result = await git(['merge', '--ff-only', '--quiet', to], this.root, { allowedExitCodes: [0, 1, 128] });
@@ -266,9 +335,12 @@ export class RepoOps {
           retryable: true,
         });
       }
-      return;
+      return true;
     }
-    await git(['update-ref', '-m', `orchestrator: advance ${branch}`, `refs/heads/${branch}`, to, from], this.root);
+    const moved = await git(['update-ref', '-m', `orchestrator: advance ${branch}`, `refs/heads/${branch}`, to, from], this.root, { allowedExitCodes: [0, 128] });
+    if (moved.exitCode === 0) return true;
+    if ((await this.headSha(`refs/heads/${branch}`)) !== from) return false;
+    throw new GitCommandError(['update-ref', `refs/heads/${branch}`, to, from], this.root, moved.exitCode, moved.stderr);
   }
 
   /** After a verified merge: removes the item's worktree (if clean) and deletes its branch (only if merged). */

@@ -1,32 +1,30 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  architectPrompt,
-  bugFixerPrompt,
-  developerPrompt,
-  projectManagerPrompt,
-  reviewerPrompt,
-  type AgentDefinition,
-} from '../agents/index.js';
+import { architectPrompt, bugFixerPrompt, developerPrompt, projectManagerPrompt, reviewerPrompt, type AgentDefinition } from '../agents/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import type { EventBus, RunId, WorkItemId } from '../events/index.js';
 import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
 import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
-import { checkMarkedComplete, specFileName, branchName, slugify, type RoadmapItem } from '../roadmap/index.js';
-import type { Store, WorkItemRecord } from '../store/index.js';
-import { priceTable } from '../usage/index.js';
+import { branchName, checkMarkedCompleteAll, parseRoadmap, slugify, specFileName } from '../roadmap/index.js';
+import type { Store, WaitReason, WorkItemRecord } from '../store/index.js';
 import { branchWork, describeBase } from './branch-work.js';
+import { BudgetLedger } from './budget.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
-import { developerBriefing, landedReview, orphanedRunOf, roadmapMarksComplete, sessionIdOf, unjudgedSuccessOf } from './landed.js';
-import { ConcurrencyLimiter, Mutex } from './limiter.js';
-import { createToolPolicy } from './permissions.js';
-import { backoffDelayMs, isTransientFailure } from './retry.js';
+import { IntegrationGate, mergeTestMarker, type GateClient } from './integration-gate.js';
+import { developerBriefing, landedReview, unjudgedSuccessOf } from './landed.js';
+import { ConcurrencyLimiter } from './limiter.js';
 import { RepoOps } from './repo-ops.js';
-import { formatRoadmapProblem, readRoadmapSnapshot, type RoadmapSnapshot } from './roadmap-source.js';
+import { backoffDelayMs } from './retry.js';
+import type { RoadmapSnapshot } from './roadmap-source.js';
+import { RoadmapSync } from './roadmap-sync.js';
 import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
-import { Role, rolePolicy } from './role-policies.js';
-import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
+import { Role } from './role-policies.js';
+import { RoleSessions, type SessionTicket } from './role-session.js';
+import type { MessageSink } from './run-agent.js';
+import { WaitBoard } from './wait-board.js';
 import { WorkItemState, assertTransition, type WorkItemState as State } from './work-item-machine.js';
+
+export { priorityId } from './roadmap-sync.js';
 
 export interface SupervisorOptions {
   config: ResolvedConfig;
@@ -38,7 +36,7 @@ export interface SupervisorOptions {
   untilIdle?: boolean;
   /** Aborting it stops new work and stops running sessions (with their grace); items keep their state. */
   signal: AbortSignal;
-  /** How often to look for new roadmap items and bugs when idle. */
+  /** How often to look for new roadmap items and bugs when nothing else wakes the scheduler. */
   pollIntervalMs?: number;
 }
 
@@ -48,36 +46,65 @@ export interface SupervisorReport {
 }
 
 const BUG_SEVERITY_ORDER: Record<string, number> = { critical: 0, high: 1, medium: 3, low: 4 };
-const ROADMAP_STARTABLE = new Set(['planned', 'in_progress']);
-/** How many roadmap problems one notice burst shows; the rest are counted (status and plan list all). */
-const ROADMAP_PROBLEMS_ANNOUNCED = 10;
+/** States whose item's code is on the integration branch: an item that depends on it may start. */
+const MERGED_STATES: ReadonlySet<string> = new Set([WorkItemState.markingDone, WorkItemState.done]);
 
 /**
- * The long-running loop: reads the roadmap from the integration branch, keeps one work item per priority or
- * bug, and moves each through its state machine one step at a time (one agent run, or a merge), under the
- * concurrency limits and budgets. Every decision comes from the repository (files, commits, test exit codes).
+ * The long-running loop: reads the roadmap from the integration branch, keeps one work item per priority or bug,
+ * and moves each through its state machine one step at a time (one agent session, or a merge). The scheduler
+ * decides, in roadmap order, what may start: a step that runs a session needs a free slot and a budget
+ * reservation, which it gives back as soon as its session ends; waiting (for a slot, the integration lock, a
+ * dependency, a backoff, the budget, the project manager) holds nothing, and is written on the item for `status`
+ * and the dashboard. Every decision about the work comes from the repository (files, commits, test exit codes).
  */
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #repo: RepoOps;
   readonly #limiter: ConcurrencyLimiter;
-  readonly #integrationMutex = new Mutex();
+  readonly #budget: BudgetLedger;
+  readonly #waits: WaitBoard;
+  readonly #gate: IntegrationGate;
+  readonly #roadmapSync: RoadmapSync;
+  readonly #sessions: RoleSessions;
   readonly #active = new Map<WorkItemId, Promise<void>>();
+  /** The project manager's batch in progress (one at a time: it edits the one roadmap file), with its items. */
+  #roadmapBatch: { items: WorkItemId[]; task: Promise<void> } | null = null;
   readonly #notBefore = new Map<WorkItemId, number>();
   readonly #lastFailure = new Map<WorkItemId, string>();
   readonly #transientFailures = new Map<WorkItemId, number>();
   readonly #conflicts = new Map<WorkItemId, string[]>();
   readonly #agents = new Map<string, AgentDefinition>();
   #integrationBranch = '';
-  #lastRoadmapSha = '';
-  #roadmap: RoadmapSnapshot | null = null;
-  #announcedProblems: string | null = null;
   #budgetNoticeShown = false;
+  #wakeUp: () => void = () => {};
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
-    this.#repo = new RepoOps(options.config.repoRoot);
-    this.#limiter = new ConcurrencyLimiter(options.config.concurrency.maxRuns, options.config.concurrency.perRole);
+    const { config, store } = options;
+    this.#repo = new RepoOps(config.repoRoot);
+    this.#limiter = new ConcurrencyLimiter(config.concurrency.maxRuns, config.concurrency.perRole);
+    this.#budget = new BudgetLedger(store, config.budgets, config.concurrency.maxRuns);
+    this.#waits = new WaitBoard(store);
+    this.#gate = new IntegrationGate({
+      repo: this.#repo,
+      store,
+      waits: this.#waits,
+      integrationBranch: () => this.#integrationBranch,
+      testCommand: config.testCommand ?? null,
+      testTimeoutMs: config.runtime.timeoutSeconds * 1000,
+      testEnv: config.sessionEnv,
+      maxRetests: config.merge.maxRetests,
+      signal: options.signal,
+    });
+    this.#roadmapSync = new RoadmapSync({
+      repo: this.#repo,
+      store,
+      config,
+      integrationBranch: () => this.#integrationBranch,
+      notice: (level, message) => this.#notice(level, message),
+      markDone: (item, reason) => this.#transition(item, WorkItemState.done, reason),
+    });
+    this.#sessions = new RoleSessions({ config, store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, agents: this.#agents, signal: options.signal });
   }
 
   get integrationBranch(): string {
@@ -86,7 +113,7 @@ export class Supervisor {
 
   /** The roadmap as last read from the integration branch (items, duplicates, problems), for the start banner. */
   get roadmap(): RoadmapSnapshot | null {
-    return this.#roadmap;
+    return this.#roadmapSync.snapshot;
   }
 
   /** Checks the repository and agents before any work: every problem is an error naming the fix. */
@@ -100,156 +127,192 @@ export class Supervisor {
     await this.syncRoadmap();
   }
 
+  async syncRoadmap(): Promise<void> {
+    await this.#roadmapSync.sync();
+  }
+
   /** Runs until idle (with untilIdle), or until the signal aborts. */
   async run(): Promise<SupervisorReport> {
     const { signal, store } = this.#options;
     const pollMs = this.#options.pollIntervalMs ?? 2_000;
     let stoppedBy: SupervisorReport['stoppedBy'] = 'signal';
-    while (!signal.aborted) {
-      try {
-        await this.syncRoadmap();
-      } catch (error) {
-        if (error instanceof RoadmapParseError) throw error;
-        this.#notice('warn', `could not read the roadmap: ${errorMessage(error)}`);
-      }
-      const items = await store.listWorkItems();
-      const budget = await this.#budgetState();
-      let waiting = false;
-      for (const item of prioritize(items)) {
-        if (signal.aborted) break;
-        if (this.#active.has(item.id) || item.state === 'done' || item.state === 'blocked') continue;
-        if (!dependenciesDone(item, items)) {
-          waiting = waiting || items.some((other) => item.dependsOn.includes(other.number) && other.state !== 'blocked');
-          continue;
+    // Waits written by an earlier process mean nothing now.
+    for (const item of await store.listWorkItems()) if (item.waitingFor !== null) await this.#waits.clear(item.id);
+    try {
+      while (!signal.aborted) {
+        const woken = new Promise<void>((resolve) => {
+          this.#wakeUp = resolve;
+        });
+        try {
+          await this.syncRoadmap();
+        } catch (error) {
+          if (error instanceof RoadmapParseError) throw error;
+          this.#notice('warn', `could not read the roadmap: ${errorMessage(error)}`);
         }
-        // The budget first: an item held back by an earlier budget stop is not "waiting" for anything but tomorrow.
-        const role = roleFor(item);
-        if (role !== null && budget.exhausted) {
-          if (!this.#budgetNoticeShown) this.#notice('warn', `daily budget of $${budget.limit} reached ($${budget.spent.toFixed(4)} spent today): no new sessions until tomorrow`);
-          this.#budgetNoticeShown = true;
-          continue;
-        }
-        const notBefore = this.#notBefore.get(item.id) ?? 0;
-        if (notBefore > Date.now()) {
-          waiting = true;
-          continue;
-        }
-        const limiterKey = role ?? 'merge';
-        if (!this.#limiter.canStart(limiterKey)) {
-          waiting = true;
-          continue;
-        }
-        const release = this.#limiter.acquire(limiterKey);
-        const task = this.#advance(item)
-          .catch((error: unknown) => this.#unexpected(item, error))
-          .finally(() => {
-            release();
-            this.#active.delete(item.id);
-          });
-        this.#active.set(item.id, task);
-      }
-      if (this.#active.size === 0 && !waiting) {
-        const latest = await store.listWorkItems();
-        // An item waiting on a dependency that never comes (blocked, held back, not in the roadmap) does not keep it busy.
-        const remaining = latest.filter((item) => item.state !== 'done' && item.state !== 'blocked' && dependenciesDone(item, latest));
-        if (remaining.length === 0 || (budget.exhausted && remaining.every((item) => roleFor(item) !== null))) {
-          if (this.#options.untilIdle) {
-            stoppedBy = budget.exhausted && remaining.length > 0 ? 'budget' : 'idle';
-            break;
+        const items = await store.listWorkItems();
+        const { waiting, budgetExhausted } = await this.#schedule(items);
+        if (this.#active.size === 0 && this.#roadmapBatch === null && !waiting) {
+          const latest = await store.listWorkItems();
+          // An item waiting on a dependency that never comes (blocked, held back, not in the roadmap) does not keep it busy.
+          const remaining = latest.filter((item) => item.state !== 'done' && item.state !== 'blocked' && unmetDependencies(item, latest).length === 0);
+          if (remaining.length === 0 || (budgetExhausted && remaining.every((item) => roleFor(item) !== null))) {
+            if (this.#options.untilIdle) {
+              stoppedBy = budgetExhausted && remaining.length > 0 ? 'budget' : 'idle';
+              break;
+            }
           }
         }
+        const nextBackoff = Math.min(...[...this.#notBefore.values()].filter((at) => at > Date.now()));
+        const nap = Number.isFinite(nextBackoff) ? Math.min(pollMs, Math.max(10, nextBackoff - Date.now())) : pollMs;
+        await Promise.race([woken, sleep(nap, undefined, { signal }).catch(() => undefined)]);
       }
-      const wake = [...this.#active.values()];
-      await Promise.race([...wake, sleep(wake.length > 0 ? pollMs * 5 : pollMs, undefined, { signal }).catch(() => undefined)]);
+      // Shutdown or idle: let running steps finish (their sessions were aborted by the same signal).
+      await Promise.allSettled([...this.#active.values(), this.#roadmapBatch?.task]);
+    } finally {
+      for (const item of await store.listWorkItems()) if (item.waitingFor !== null) await this.#waits.clear(item.id).catch(() => undefined);
     }
-    // Shutdown or idle: let running steps finish (their sessions were aborted by the same signal).
-    await Promise.allSettled([...this.#active.values()]);
     return { items: await store.listWorkItems(), stoppedBy };
   }
 
-  /**
-   * Reads ROADMAP.md at the tip of the integration branch and creates or updates work items. Problems in the file
-   * do not stop it: they are announced (once per change) and kept in the store for status, doctor and the
-   * dashboard; an item held back by one (unreadable status, no title) is not created. Throws only when the
-   * roadmap cannot be read at all.
-   */
-  async syncRoadmap(): Promise<void> {
-    const { config, store } = this.#options;
-    const tip = await this.#repo.headSha(this.#integrationBranch);
-    if (tip === this.#lastRoadmapSha) return;
-    const snapshot = await readRoadmapSnapshot(this.#repo, this.#integrationBranch, config.roadmapPath);
-    await this.#recordRoadmapRead(snapshot);
-    const existing = new Map((await store.listWorkItems({ kind: 'priority' })).map((item) => [item.id, item]));
-    const at = nowIso();
-    for (const entry of snapshot.parsed.items) {
-      if (entry.heldBack !== null) continue;
-      const id = priorityId(entry);
-      const current = existing.get(id);
-      const note = entry.note.length > 0 ? entry.note : null;
-      if (!current) {
-        if (!ROADMAP_STARTABLE.has(entry.status) && entry.status !== 'complete') continue;
-        await store.upsertWorkItem({
-          id,
-          kind: 'priority',
-          number: entry.number,
-          title: entry.title,
-          slug: entry.slug,
-          state: entry.status === 'complete' ? WorkItemState.done : WorkItemState.planned,
-          position: entry.position,
-          body: entry.body,
-          note,
-          dependsOn: entry.dependsOn,
-          at,
-        });
+  // ---- the scheduler: what may start now, in roadmap order -----------------------------------------------------
+
+  /** One pass over the items: starts what can start, records why the rest waits. */
+  async #schedule(items: readonly WorkItemRecord[]): Promise<{ waiting: boolean; budgetExhausted: boolean }> {
+    const { signal } = this.#options;
+    const budget = await this.#budget.state();
+    const budgetStop = budget.exhausted ? `daily budget of $${budget.limit ?? 0} reached ($${budget.spent.toFixed(4)} spent today)` : null;
+    let waiting = false;
+    let batchTried = false;
+    for (const item of prioritize(items)) {
+      if (signal.aborted) break;
+      if (this.#active.has(item.id) || this.#roadmapBatch?.items.includes(item.id)) continue;
+      if (item.state === 'done' || item.state === 'blocked') {
+        if (item.waitingFor !== null) await this.#waits.clear(item.id);
         continue;
       }
-      await store.updateWorkItem(id, { title: entry.title, body: entry.body, note, position: entry.position, dependsOn: entry.dependsOn, updatedAt: at });
-      if (entry.status === 'complete' && current.state === WorkItemState.planned) {
-        await this.#transition(current, WorkItemState.done, 'the roadmap already marks it complete');
+      if (item.state === WorkItemState.markingDone) {
+        // One project manager session marks every merged item at once; the first of them in roadmap order starts it.
+        if (this.#roadmapBatch !== null) {
+          waiting = true;
+          await this.#waits.wait(item.id, 'roadmap', `the project manager is marking ${this.#roadmapBatch.items.join(', ')}; ${item.id} is in the next batch`);
+          continue;
+        }
+        if (batchTried) continue;
+        batchTried = true;
+        const batch = prioritize(items).filter((other) => other.state === WorkItemState.markingDone && !this.#active.has(other.id));
+        const started = await this.#startSession(batch, Role.projectManager, budgetStop, (ticket) => this.#markDone(batch, ticket));
+        if (started === 'waiting') waiting = true;
+        if (started === 'started') this.#roadmapBatch = { items: batch.map((entry) => entry.id), task: this.#active.get(batch[0]?.id as WorkItemId) ?? Promise.resolve() };
+        continue;
       }
+      const unmet = unmetDependencies(item, items);
+      if (unmet.length > 0) {
+        if (unmet.some((other) => other !== null && other.state !== 'blocked')) waiting = true;
+        await this.#waits.wait(item.id, 'dependency', unmet.map((other, index) => (other === null ? `PRIORITY ${item.dependsOn.filter((number) => !isMerged(number, items))[index] ?? '?'} (not in the roadmap)` : `${other.id} (${other.state})`)).join(', '));
+        continue;
+      }
+      const role = roleFor(item);
+      // The budget first: an item held back by an earlier budget stop is not "waiting" for anything but tomorrow.
+      if (role !== null && budgetStop !== null) {
+        await this.#startSession([item], role, budgetStop, () => Promise.resolve());
+        continue;
+      }
+      const notBefore = this.#notBefore.get(item.id) ?? 0;
+      if (notBefore > Date.now()) {
+        waiting = true;
+        await this.#waits.wait(item.id, 'backoff', `retry at ${new Date(notBefore).toISOString().slice(11, 19)} UTC`);
+        continue;
+      }
+      if (role === null) {
+        await this.#waits.clear(item.id);
+        this.#launch([item], () => this.#advance(item, null));
+        continue;
+      }
+      if ((await this.#startSession([item], role, budgetStop, (ticket) => this.#advance(item, ticket))) === 'waiting') waiting = true;
     }
-    this.#lastRoadmapSha = tip;
+    return { waiting, budgetExhausted: budget.exhausted };
   }
 
-  /** Keeps the read in the store and announces its problems when they differ from the last ones announced. */
-  async #recordRoadmapRead(snapshot: RoadmapSnapshot): Promise<void> {
-    const { problems, items, duplicates } = snapshot.parsed;
-    this.#roadmap = snapshot;
-    await this.#options.store.saveRoadmapRead({ path: snapshot.path, branch: snapshot.branch, tipSha: snapshot.tipSha, readAt: nowIso(), itemCount: items.length + duplicates.length, problems });
-    const fingerprint = problems.map((problem) => `${problem.line}\u0000${problem.message}`).join('\n');
-    if (fingerprint === this.#announcedProblems) return;
-    this.#announcedProblems = fingerprint;
-    if (problems.length === 0) return;
-    const shown = problems.slice(0, ROADMAP_PROBLEMS_ANNOUNCED);
-    for (const problem of shown) this.#notice(problem.severity === 'error' ? 'warn' : 'info', `roadmap: ${formatRoadmapProblem(problem)}`);
-    if (problems.length > shown.length) this.#notice('warn', `roadmap: ${problems.length - shown.length} more problem(s) in ${snapshot.path}: \`orchestrator plan\` lists them all`);
+  /** Starts a step that runs a session if a slot and a budget reservation are free; else records why not. */
+  async #startSession(items: readonly WorkItemRecord[], role: Role, budgetStop: string | null, step: (ticket: SessionTicket) => Promise<void>): Promise<'started' | 'waiting' | 'stopped'> {
+    const first = items[0];
+    if (!first) return 'stopped';
+    const waitAll = async (reason: WaitReason, detail: string) => {
+      for (const item of items) await this.#waits.wait(item.id, reason, detail);
+    };
+    const full = budgetStop !== null ? null : this.#limiter.blockedBy(role);
+    if (full !== null) {
+      await waitAll('slot', full);
+      return 'waiting';
+    }
+    const reserved = budgetStop !== null ? null : await this.#budget.reserve();
+    if (reserved === null || !reserved.ok) {
+      const detail = reserved?.detail ?? budgetStop ?? 'daily budget reached';
+      if ((reserved === null || reserved.exhausted) && !this.#budgetNoticeShown) {
+        // Said once per process: the items keep their state and wait for tomorrow's budget.
+        this.#budgetNoticeShown = true;
+        this.#notice('warn', `${detail}: no new sessions until tomorrow`);
+      }
+      await waitAll('budget', detail);
+      // Held by running sessions: it frees when they end. Spent: nothing to wait for today.
+      return reserved !== null && !reserved.exhausted ? 'waiting' : 'stopped';
+    }
+    const releaseSlot = this.#limiter.acquire(role);
+    const reservation = reserved.reservation;
+    let released = false;
+    const ticket: SessionTicket = {
+      role,
+      budget: reservation,
+      release: () => {
+        if (released) return;
+        released = true;
+        releaseSlot();
+        reservation.release();
+        this.#wakeUp();
+      },
+    };
+    for (const item of items) await this.#waits.clear(item.id);
+    this.#launch(items, () => step(ticket), ticket);
+    return 'started';
+  }
+
+  #launch(items: readonly WorkItemRecord[], step: () => Promise<void>, ticket?: SessionTicket): void {
+    const first = items[0];
+    if (!first) return;
+    const task = step()
+      .catch((error: unknown) => this.#unexpected(first, error))
+      .finally(() => {
+        ticket?.release();
+        this.#active.delete(first.id);
+        if (this.#roadmapBatch?.task === task) this.#roadmapBatch = null;
+        this.#wakeUp();
+      });
+    this.#active.set(first.id, task);
   }
 
   // ---- one step per call -------------------------------------------------------------------------------------
 
-  async #advance(item: WorkItemRecord): Promise<void> {
-    switch (item.state as State) {
+  async #advance(item: WorkItemRecord, ticket: SessionTicket | null): Promise<void> {
+    const state = item.state as State;
+    if (state === 'merging') return this.#merge(item);
+    if (ticket === null) throw new Error(`work item ${item.id} in ${state} needs a session slot`);
+    switch (state) {
       case 'planned':
-        return item.kind === 'bug' ? this.#startBug(item) : this.#startPriority(item);
+        return item.kind === 'bug' ? this.#startBug(item, ticket) : this.#startPriority(item, ticket);
       case 'specifying':
-        return this.#specify(item);
+        return this.#specify(item, ticket);
       case 'spec_ready':
       case 'changes_requested':
       case 'implementing':
-        return this.#implement(item);
+        return this.#implement(item, ticket);
       case 'reviewing':
-        return this.#review(item);
-      case 'merging':
-        return this.#merge(item);
-      case 'marking_done':
-        return this.#markDone(item);
-      case 'done':
-      case 'blocked':
+        return this.#review(item, ticket);
+      default:
         return;
     }
   }
 
-  async #startPriority(item: WorkItemRecord): Promise<void> {
+  async #startPriority(item: WorkItemRecord, ticket: SessionTicket): Promise<void> {
     const worktree = await this.#worktreeFor(item);
     const specPath = this.#specPath(item);
     const existing = await checkFileDelivered(worktree, specPath);
@@ -259,22 +322,27 @@ export class Supervisor {
       return;
     }
     await this.#transition(item, WorkItemState.specifying, 'no spec yet: the architect writes it');
+    // The slot was granted for the architect: it starts now, in the same step.
+    await this.#specify({ ...item, state: WorkItemState.specifying, specPath, worktree }, ticket);
   }
 
-  async #startBug(item: WorkItemRecord): Promise<void> {
+  async #startBug(item: WorkItemRecord, ticket: SessionTicket): Promise<void> {
     const worktree = await this.#worktreeFor(item);
-    await this.#options.store.updateWorkItem(item.id, { branch: this.#branchFor(item), worktree, updatedAt: nowIso() });
+    const branch = this.#branchFor(item);
+    await this.#options.store.updateWorkItem(item.id, { branch, worktree, updatedAt: nowIso() });
     await this.#transition(item, WorkItemState.implementing, 'bug filed: the bug fixer takes it');
+    await this.#implement({ ...item, state: WorkItemState.implementing, branch, worktree }, ticket);
   }
 
-  async #specify(item: WorkItemRecord): Promise<void> {
+  async #specify(item: WorkItemRecord, ticket: SessionTicket): Promise<void> {
     const worktree = await this.#worktreeFor(item);
     const specPath = this.#specPath(item);
     // A spec written before a restart (committed or not) is the architect's delivery: no new session for it.
     if ((await checkFileDelivered(worktree, specPath)).ok) {
+      ticket.release();
       await this.#audit(item, 'delivery.recovered', `${specPath} was written before the restart; accepted without a new architect session`, {});
     } else {
-      const outcome = await this.#runRole(item, Role.architect, worktree, architectPrompt(priorityRef(item), specPath), { specPath });
+      const outcome = await this.#sessions.run({ item, role: Role.architect, cwd: worktree, prompt: architectPrompt(priorityRef(item), specPath), branch: this.#branchFor(item), paths: { specPath }, ticket });
       if (!outcome.ok) return this.#failed(item, Role.architect, outcome.reason, outcome.transient);
       const delivered = await checkFileDelivered(worktree, specPath);
       if (!delivered.ok) return this.#failed(item, Role.architect, `the architect's run succeeded but ${delivered.reason}`, false);
@@ -284,7 +352,7 @@ export class Supervisor {
     await this.#transition(item, WorkItemState.specReady, `spec written: ${specPath}`);
   }
 
-  async #implement(item: WorkItemRecord): Promise<void> {
+  async #implement(item: WorkItemRecord, ticket: SessionTicket): Promise<void> {
     const { config } = this.#options;
     const worktree = await this.#worktreeFor(item);
     const branch = this.#branchFor(item);
@@ -319,9 +387,10 @@ export class Supervisor {
       judgedRun = unjudged.id;
       // A test run of that delivery may have outlived the crash (its own process group): end it first.
       await killRunProcesses(unjudged.id, null, config.runtime.stopGraceSeconds * 1000);
+      ticket.release();
       await this.#audit(item, 'delivery.recovered', `${role} run ${unjudged.id.slice(0, 12)} succeeded before the restart; its delivery is checked now, without a new session`, { runId: unjudged.id });
     } else {
-      const outcome = await this.#runRole(item, role, worktree, prompt, {});
+      const outcome = await this.#sessions.run({ item, role, cwd: worktree, prompt, branch, paths: {}, ticket });
       if (!outcome.ok) return this.#failed(item, role, outcome.reason, outcome.transient);
       judgedRun = outcome.result.run.id;
     }
@@ -345,7 +414,7 @@ export class Supervisor {
     await this.#transition(item, WorkItemState.reviewing, `${commits.length} new commit(s) on ${branch}${config.testCommand ? ', tests pass' : ''}`);
   }
 
-  async #review(item: WorkItemRecord): Promise<void> {
+  async #review(item: WorkItemRecord, ticket: SessionTicket): Promise<void> {
     const { config, store } = this.#options;
     const worktree = await this.#worktreeFor(item);
     // A review of this head written (or committed) before a restart is the reviewer's delivery: use it.
@@ -353,6 +422,7 @@ export class Supervisor {
     let reviewPath: string;
     let reviewText: string;
     if (landed) {
+      ticket.release();
       ({ reviewPath, text: reviewText } = landed);
       await this.#audit(item, 'delivery.recovered', `${reviewPath} was ${landed.committed ? 'committed' : 'written'} before the restart; accepted without a new reviewer session`, {});
     } else {
@@ -361,7 +431,7 @@ export class Supervisor {
         { number: item.number, title: item.title, body: item.body ?? '', severity: item.severity ?? 'medium' },
         { kind: item.kind === 'bug' ? 'BUG' : 'PRIORITY', specPath: item.specPath, branch: this.#branchFor(item), integrationBranch: this.#integrationBranch, reviewPath, testCommand: config.testCommand ?? null },
       );
-      const outcome = await this.#runRole(item, Role.codeReviewer, worktree, prompt, { reviewPath });
+      const outcome = await this.#sessions.run({ item, role: Role.codeReviewer, cwd: worktree, prompt, branch: this.#branchFor(item), paths: { reviewPath }, ticket });
       if (!outcome.ok) return this.#failed(item, Role.codeReviewer, outcome.reason, outcome.transient);
       const delivered = await checkFileDelivered(worktree, reviewPath);
       if (!delivered.ok) return this.#failed(item, Role.codeReviewer, `the reviewer's run succeeded but ${delivered.reason}`, false);
@@ -391,24 +461,38 @@ export class Supervisor {
     await this.#transition(item, WorkItemState.changesRequested, `changes requested in ${reviewPath} (round ${rounds} of ${config.review.maxRounds})`);
   }
 
+  /**
+   * Lands an approved branch: the merge commit is made and tested in the item's own worktree, then the integration
+   * branch advances by compare-and-set under the lock (see IntegrationGate). Holds no session slot.
+   */
   async #merge(item: WorkItemRecord): Promise<void> {
     const { config, store } = this.#options;
     const branch = this.#branchFor(item);
-    await this.#integrationMutex.run(async () => {
-      // Stopped after the merge, between deleting the merged branch and recording it: the merge commit says it is done.
-      if (!(await this.#repo.branchExists(branch))) {
-        const mergeCommit = await this.#repo.mergeCommitOf(branch, this.#integrationBranch);
-        if (mergeCommit === null) {
-          await this.#block(item, `branch ${branch} is gone and ${this.#integrationBranch} has no merge of it; restore the branch (git reflog) and unblock the item`);
-          return;
-        }
-        await this.#audit(item, 'merge.completed', `${branch} was merged into ${this.#integrationBranch} at ${mergeCommit.slice(0, 7)} before the restart`, {});
-        await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
-        await this.#transition(item, item.kind === 'bug' ? WorkItemState.done : WorkItemState.markingDone, `merged into ${this.#integrationBranch}`);
+    const next = item.kind === 'bug' ? WorkItemState.done : WorkItemState.markingDone;
+    // Tests of a merge prepared before a restart may have outlived the crash (their own process group): end them.
+    await killRunProcesses(mergeTestMarker(item.id), null, config.runtime.stopGraceSeconds * 1000);
+    // Stopped after the merge, between deleting the merged branch and recording it: the merge commit says it is done.
+    if (!(await this.#repo.branchExists(branch))) {
+      const mergeCommit = await this.#repo.mergeCommitOf(branch, this.#integrationBranch);
+      if (mergeCommit === null) {
+        await this.#block(item, `branch ${branch} is gone and ${this.#integrationBranch} has no merge of it; restore the branch (git reflog) and unblock the item`);
         return;
       }
-      const outcome = await this.#repo.merge(branch, this.#integrationBranch, `Merge ${branch}: ${item.kind === 'bug' ? 'BUG' : 'PRIORITY'} ${item.number} ${item.title}`, this.#options.signal);
-      if (outcome.kind === 'conflict') {
+      await this.#audit(item, 'merge.completed', `${branch} was merged into ${this.#integrationBranch} at ${mergeCommit.slice(0, 7)} before the restart`, {});
+      await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
+      await this.#transition(item, next, `merged into ${this.#integrationBranch}`);
+      return;
+    }
+    const worktree = await this.#worktreeFor(item);
+    const client: GateClient = { id: item.id, rank: rankOf(item), label: item.id };
+    const message = `Merge ${branch}: ${item.kind === 'bug' ? 'BUG' : 'PRIORITY'} ${item.number} ${item.title}`;
+    const outcome = await this.#gate.landBranch(client, worktree, branch, message, async (from, to, retests) => {
+      await this.#audit(item, 'merge.retest', `${this.#integrationBranch} moved from ${from.slice(0, 7)} to ${to.slice(0, 7)} while the merge of ${branch} was tested; merging and testing again (${retests} of ${config.merge.maxRetests} before it holds the lock to test)`, { from, to, retests });
+    });
+    switch (outcome.kind) {
+      case 'shutdown':
+        return;
+      case 'conflict': {
         const conflicts = (item.attempts.merge_conflicts ?? 0) + 1;
         await store.updateWorkItem(item.id, { attempts: { ...item.attempts, merge_conflicts: conflicts }, updatedAt: nowIso() });
         await this.#audit(item, 'merge.conflicted', `merging ${branch} into ${this.#integrationBranch} conflicted in ${outcome.files.join(', ')}; merge aborted, nothing changed`, { files: outcome.files });
@@ -420,38 +504,90 @@ export class Supervisor {
         await this.#transition(item, WorkItemState.implementing, `merge conflict in ${outcome.files.join(', ')}: the developer resolves it on ${branch}`);
         return;
       }
-      await this.#audit(item, 'merge.completed', outcome.kind === 'merged' ? `merged ${branch} into ${this.#integrationBranch} at ${outcome.sha.slice(0, 7)}` : `${branch} was already merged`, {});
-      this.#bus().emit('orchestrator.notice', { level: 'info', message: `merged ${branch} into ${this.#integrationBranch}`, at: nowIso() });
-      await this.#repo.cleanupMerged(item.worktree ?? (await this.#worktreeFor(item)), branch, this.#integrationBranch);
-      await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
-      await this.#transition(item, item.kind === 'bug' ? WorkItemState.done : WorkItemState.markingDone, `merged into ${this.#integrationBranch}`);
-    });
-  }
-
-  async #markDone(item: WorkItemRecord): Promise<void> {
-    const { config } = this.#options;
-    await this.#integrationMutex.run(async () => {
-      if (await roadmapMarksComplete(this.#repo, this.#integrationBranch, config.roadmapPath, item.number)) {
-        await this.#transition(item, WorkItemState.done, `${config.roadmapPath} on ${this.#integrationBranch} already marks PRIORITY ${item.number} complete`);
+      case 'tests_failed': {
+        const failures = (item.attempts.merge_test_failures ?? 0) + 1;
+        const what = `\`${config.testCommand ?? ''}\` ${outcome.tests.timedOut ? 'timed out' : `failed (exit ${String(outcome.tests.exitCode)})`} on the merge of ${branch} into ${this.#integrationBranch} at ${outcome.base.slice(0, 7)}: ${outcome.tests.outputTail.slice(-5).join(' | ')}`;
+        await store.updateWorkItem(item.id, { attempts: { ...item.attempts, merge_test_failures: failures }, updatedAt: nowIso() });
+        await this.#audit(item, 'merge.tests_failed', what, { base: outcome.base });
+        if (failures > config.retries.maxAttempts) {
+          await this.#block(item, `tests still fail on the merge into ${this.#integrationBranch} after ${config.retries.maxAttempts} attempt(s): ${what}`);
+          return;
+        }
+        this.#lastFailure.set(item.id, `${what}. Merge ${this.#integrationBranch} into ${branch} and make the tests pass.`);
+        await this.#transition(item, WorkItemState.implementing, `tests fail on the merge into ${this.#integrationBranch}: back to the developer`);
         return;
       }
-      const integration = await this.#repo.integrationWorktree(this.#integrationBranch);
-      const beforeText = await this.#repo.readWorktreeFile(integration, config.roadmapPath);
-      const outcome = await this.#runRole(item, Role.projectManager, integration, projectManagerPrompt(priorityRef(item), { roadmapPath: config.roadmapPath, integrationBranch: this.#integrationBranch }), { roadmapPath: config.roadmapPath });
-      const verified = outcome.ok ? await this.#verifyRoadmapUpdate(integration, item, beforeText) : null;
-      if (!outcome.ok || verified !== null) {
-        await this.#repo.discardChanges(integration, [config.roadmapPath]);
-        if (!outcome.ok) return this.#failed(item, Role.projectManager, outcome.reason, outcome.transient);
-        return this.#failed(item, Role.projectManager, verified ?? 'roadmap not updated', false);
-      }
-      await this.#repo.commitOnIntegration(integration, this.#integrationBranch, [config.roadmapPath], `Roadmap: PRIORITY ${item.number} complete`);
-      this.#lastRoadmapSha = '';
-      await this.#transition(item, WorkItemState.done, `${config.roadmapPath} marks PRIORITY ${item.number} ✅ Complete`);
-    });
+      case 'landed':
+      case 'nothing_to_merge':
+        break;
+    }
+    await this.#audit(item, 'merge.completed', outcome.kind === 'landed' ? `merged ${branch} into ${this.#integrationBranch} at ${outcome.sha.slice(0, 7)}${outcome.retests > 0 ? ` after ${outcome.retests} re-test(s)` : ''}` : `${branch} was already merged`, {});
+    this.#notice('info', `merged ${branch} into ${this.#integrationBranch}`);
+    this.#roadmapSync.invalidate();
+    await this.#repo.cleanupMerged(worktree, branch, this.#integrationBranch);
+    await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
+    await this.#transition(item, next, `merged into ${this.#integrationBranch}`);
+    this.#wakeUp();
   }
 
-  /** null when the roadmap changed exactly as asked: this item's status complete (its note kept), every other line as before. */
-  async #verifyRoadmapUpdate(worktree: string, item: WorkItemRecord, beforeText: string | null): Promise<string | null> {
+  /**
+   * The project manager marks every merged item of the batch complete in one session, in a worktree of its own
+   * (the integration branch is not locked meanwhile); the orchestrator checks that exactly those statuses changed,
+   * commits, and lands the commit by compare-and-set, replaying it if the branch moved (and checking again).
+   */
+  async #markDone(batch: readonly WorkItemRecord[], ticket: SessionTicket): Promise<void> {
+    const { config } = this.#options;
+    const roadmapPath = config.roadmapPath;
+    const tipText = await this.#repo.showFile(this.#integrationBranch, roadmapPath);
+    const onTip = tipText === null ? [] : parseRoadmap(tipText, roadmapPath).items;
+    const marked = (number: string) => onTip.find((entry) => entry.number === number)?.status === 'complete';
+    // Marked before a restart (committed, then the process died): done without a session.
+    for (const item of batch.filter((entry) => marked(entry.number))) {
+      await this.#transition(item, WorkItemState.done, `${roadmapPath} on ${this.#integrationBranch} already marks PRIORITY ${item.number} complete`);
+    }
+    const items = batch.filter((entry) => !marked(entry.number));
+    const first = items[0];
+    if (!first) return;
+    const worktree = await this.#repo.scratchWorktree('_roadmap', this.#integrationBranch);
+    const base = await this.#repo.headSha('HEAD', worktree);
+    const beforeText = await this.#repo.readWorktreeFile(worktree, roadmapPath);
+    const parsed = beforeText === null ? [] : parseRoadmap(beforeText, roadmapPath).items;
+    const refs = items.map((item) => {
+      const entry = parsed.find((candidate) => candidate.number === item.number);
+      const line = entry?.statusLine ?? entry?.headingLine;
+      return { ...priorityRef(item), ...(line !== undefined ? { statusAt: `line ${line}` } : {}) };
+    });
+    const numbers = items.map((item) => item.number);
+    if (items.length > 1) for (const item of items) await this.#audit(item, 'roadmap.batch', `the project manager marks ${numbers.map((number) => `PRIORITY ${number}`).join(', ')} in one session`, { items: numbers });
+    const outcome = await this.#sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: this.#integrationBranch }), branch: this.#integrationBranch, paths: { roadmapPath }, ticket });
+    const failAll = async (reason: string, transient: boolean) => {
+      for (const item of items) await this.#failed(item, Role.projectManager, reason, transient);
+    };
+    if (!outcome.ok) return failAll(outcome.reason, outcome.transient);
+    const problem = await this.#verifyRoadmapUpdate(worktree, numbers, beforeText);
+    if (problem !== null) return failAll(problem, false);
+    const label = numbers.map((number) => `PRIORITY ${number}`).join(', ');
+    const commit = await this.#repo.commitFiles(worktree, [roadmapPath], `Roadmap: ${label} complete`);
+    if (commit === null) return failAll(`${roadmapPath} is unchanged`, false);
+    const landed = await this.#gate.landCommit({ id: first.id, rank: rankOf(first), label: first.id }, base, commit, async (onto) => {
+      // The branch moved (a merge landed): the same change, replayed on the new tip, must still be exactly it.
+      const replayed = await this.#repo.replayCommit(worktree, commit, onto);
+      if (replayed === null) return null;
+      const ontoText = await this.#repo.showFile(onto, roadmapPath);
+      const afterText = await this.#repo.readWorktreeFile(worktree, roadmapPath);
+      return ontoText !== null && afterText !== null && checkMarkedCompleteAll(ontoText, afterText, numbers, roadmapPath) === null ? replayed : null;
+    });
+    if (landed === null) {
+      // Someone else changed those lines meanwhile: nothing landed; the next batch starts from the new tip.
+      for (const item of items) await this.#audit(item, 'roadmap.replay_failed', `${this.#integrationBranch} changed ${roadmapPath} while the project manager worked; its change no longer applies and is dropped`, {});
+      return;
+    }
+    this.#roadmapSync.invalidate();
+    for (const item of items) await this.#transition(item, WorkItemState.done, `${roadmapPath} marks PRIORITY ${item.number} ✅ Complete (${landed.slice(0, 7)})`);
+  }
+
+  /** null when the roadmap changed exactly as asked: these items' statuses complete (notes kept), every other line as before. */
+  async #verifyRoadmapUpdate(worktree: string, numbers: readonly string[], beforeText: string | null): Promise<string | null> {
     const { config } = this.#options;
     const dirty = await this.#repo.dirtyFiles(worktree);
     const others = dirty.filter((file) => file !== config.roadmapPath);
@@ -459,71 +595,10 @@ export class Supervisor {
     const afterText = await this.#repo.readWorktreeFile(worktree, config.roadmapPath);
     if (afterText === null) return `${config.roadmapPath} is gone`;
     if (beforeText === null) return `${config.roadmapPath} was not on ${this.#integrationBranch} before the change`;
-    return checkMarkedComplete(beforeText, afterText, item.number, config.roadmapPath);
+    return checkMarkedCompleteAll(beforeText, afterText, numbers, config.roadmapPath);
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------------
-
-  async #runRole(
-    item: WorkItemRecord,
-    role: Role,
-    cwd: string,
-    prompt: string,
-    paths: { specPath?: string; reviewPath?: string; roadmapPath?: string },
-  ): Promise<{ ok: true; result: RunAgentResult } | { ok: false; reason: string; transient: boolean }> {
-    const { config, store, bus, messages, cliPath, signal } = this.#options;
-    const agent = this.#agents.get(role);
-    if (!agent) throw new Error(`agent ${role} not loaded`);
-    const fresh = (await store.getWorkItem(item.id)) ?? item;
-    // A run orphaned by a crash was not a failed attempt: the next run continues it (same attempt number, same
-    // session when there is one) and does not count again. Every other run is a new attempt, counted before it starts.
-    const orphan = await orphanedRunOf(store, item.id, role);
-    const attempt = orphan ? orphan.attempt : (fresh.attempts[role] ?? 0) + 1;
-    if (!orphan) await store.updateWorkItem(item.id, { attempts: { ...fresh.attempts, [role]: attempt }, updatedAt: nowIso() });
-    const resumeSessionId = orphan ? await sessionIdOf(store, orphan) : undefined;
-    if (orphan) await this.#audit(item, 'run.continued', `${role} run ${orphan.id.slice(0, 12)} was orphaned by a crash; attempt ${attempt} continues${resumeSessionId ? ` in session ${resumeSessionId}` : ' in a new session'} and is not counted again`, { runId: orphan.id });
-    const budget = await this.#budgetState();
-    const perRun = config.budgets.perRunUsd;
-    const remainingToday = budget.limit === null ? undefined : Math.max(0.01, budget.limit - budget.spent);
-    const maxBudgetUsd = perRun !== undefined && remainingToday !== undefined ? Math.min(perRun, remainingToday) : (perRun ?? remainingToday);
-    const policy = rolePolicy(role, { root: cwd, tools: agent.tools, specPath: paths.specPath ?? null, reviewPath: paths.reviewPath ?? null, roadmapPath: paths.roadmapPath ?? null, testCommand: config.testCommand ?? null });
-    let result: RunAgentResult;
-    try {
-      result = await runAgent({
-        store,
-        bus,
-        messages,
-        cliPath,
-        agent,
-        prompt: resumeSessionId ? `${prompt}\n\n(The orchestrator restarted while you were working on this; continue where you left off.)` : prompt,
-        cwd,
-        env: { ...config.sessionEnv },
-        defaultModel: config.runtime.model,
-        taskKind: role,
-        workItemId: item.id,
-        attempt,
-        worktree: cwd,
-        branch: item.kind === 'bug' || role !== Role.projectManager ? this.#branchFor(item) : this.#integrationBranch,
-        resumeSessionId,
-        toolPermission: createToolPolicy(policy),
-        timeoutMs: config.runtime.timeoutSeconds * 1000,
-        idleTimeoutMs: config.runtime.idleTimeoutSeconds * 1000,
-        stopGraceMs: config.runtime.stopGraceSeconds * 1000,
-        maxTurns: config.runtime.maxTurns,
-        maxBudgetUsd,
-        prices: priceTable(config.pricing),
-        signal,
-      });
-    } catch (error) {
-      return { ok: false, reason: `could not run the ${role}: ${errorMessage(error)}`, transient: false };
-    }
-    const { run } = result;
-    if (run.status === 'succeeded') return { ok: true, result };
-    if (run.status === 'stopped' && signal.aborted) return { ok: false, reason: 'shutdown', transient: true };
-    const reason = `${role} run ${run.id.slice(0, 12)} ${run.status}: ${run.errorMessage ?? 'no reason recorded'}`;
-    if (run.errorKind === 'budget' || /max_budget/.test(run.errorMessage ?? '')) throw new BudgetExceededError(reason);
-    return { ok: false, reason, transient: isTransientFailure(run) };
-  }
 
   async #failed(item: WorkItemRecord, role: Role, reason: string, transient: boolean): Promise<void> {
     const { config, store } = this.#options;
@@ -585,15 +660,6 @@ export class Supervisor {
     await this.#block(item, `unexpected error: ${errorMessage(error)}`).catch(() => undefined);
   }
 
-  async #budgetState(): Promise<{ limit: number | null; spent: number; exhausted: boolean }> {
-    const limit = this.#options.config.budgets.perDayUsd ?? null;
-    if (limit === null) return { limit, spent: 0, exhausted: false };
-    const today = new Date().toISOString().slice(0, 10);
-    const rows = await this.#options.store.usage({ by: 'day', since: `${today}T00:00:00.000Z` });
-    const spent = rows.reduce((sum, row) => sum + row.costUsd, 0);
-    return { limit, spent, exhausted: spent >= limit };
-  }
-
   /** A notice for the terminal and the dashboard, kept in the audit trail (a dashboard in another process reads it there). */
   #notice(level: 'info' | 'warn' | 'error', message: string): void {
     const at = nowIso();
@@ -630,10 +696,6 @@ function priorityRef(item: WorkItemRecord): { number: string; title: string; bod
   return { number: item.number, title: item.title, body: item.body ?? '' };
 }
 
-export function priorityId(entry: Pick<RoadmapItem, 'number'>): WorkItemId {
-  return `P-${entry.number}` as WorkItemId;
-}
-
 /** Bugs of severity critical/high first, then priorities in roadmap order, then other bugs. */
 export function prioritize(items: readonly WorkItemRecord[]): WorkItemRecord[] {
   const rank = (item: WorkItemRecord): number => {
@@ -646,15 +708,30 @@ export function prioritize(items: readonly WorkItemRecord[]): WorkItemRecord[] {
   return [...items].sort((a, b) => rank(a) - rank(b) || a.position - b.position || a.createdAt.localeCompare(b.createdAt));
 }
 
-function dependenciesDone(item: WorkItemRecord, items: readonly WorkItemRecord[]): boolean {
-  return item.dependsOn.every((number) => items.find((other) => other.kind === 'priority' && other.number === number)?.state === 'done');
+/** Lower first: the scheduler's and the integration lock's order (bugs of severity critical/high, then the roadmap, then other bugs). */
+function rankOf(item: WorkItemRecord): number {
+  if (item.kind === 'bug') {
+    const severity = BUG_SEVERITY_ORDER[item.severity ?? 'medium'] ?? 3;
+    return (severity <= 1 ? severity : 2 + severity) * 1e9;
+  }
+  return 2e9 + item.position;
+}
+
+function isMerged(number: string, items: readonly WorkItemRecord[]): boolean {
+  const found = items.find((other) => other.kind === 'priority' && other.number === number);
+  return found !== undefined && MERGED_STATES.has(found.state);
+}
+
+/** The items this one depends on that are not merged yet (null: not in the roadmap at all). */
+function unmetDependencies(item: WorkItemRecord, items: readonly WorkItemRecord[]): (WorkItemRecord | null)[] {
+  return item.dependsOn.filter((number) => !isMerged(number, items)).map((number) => items.find((other) => other.kind === 'priority' && other.number === number) ?? null);
 }
 
 /** The role whose session the next step of this item runs, or null when the step is the orchestrator's own. */
 export function roleFor(item: Pick<WorkItemRecord, 'state' | 'kind'>): Role | null {
   switch (item.state as State) {
     case 'planned':
-      return item.kind === 'bug' ? null : null;
+      return item.kind === 'bug' ? Role.bugFixer : Role.architect;
     case 'specifying':
       return Role.architect;
     case 'spec_ready':

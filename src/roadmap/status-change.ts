@@ -66,3 +66,43 @@ function changedLines(a: readonly string[], b: readonly string[]): number[] {
 function describeLines(lines: readonly number[]): string {
   return lines.length > 5 ? `${lines.slice(0, 5).join(', ')} and ${lines.length - 5} more` : lines.join(', ');
 }
+
+/**
+ * The batch form of checkMarkedComplete: `after` differs from `before` only by marking each of `numbers` complete
+ * (its status changed in place, or one `**Status**:` line added under its heading), notes and every other line
+ * as they were. Returns null when so, else the first thing wrong.
+ */
+export function checkMarkedCompleteAll(before: string, after: string, numbers: readonly string[], file = 'docs/roadmap/ROADMAP.md'): string | null {
+  if (numbers.length === 1) return checkMarkedComplete(before, after, numbers[0] ?? '', file);
+  const beforeItems = parseRoadmap(before, file).items;
+  const afterItems = parseRoadmap(after, file).items;
+  const a = before.split(/\r?\n/);
+  const b = after.split(/\r?\n/);
+  const inserted: number[] = [];
+  const inPlace = new Map<number, { item: RoadmapItem; isStatusLine: boolean }>();
+  for (const number of numbers) {
+    const beforeItem = beforeItems.find((candidate) => candidate.number === number);
+    const afterItem = afterItems.find((candidate) => candidate.number === number);
+    if (!beforeItem) return `PRIORITY ${number} was not in ${file} before the change`;
+    const label = itemLabel(beforeItem);
+    if (!afterItem) return `${label} is no longer in ${file}`;
+    if (afterItem.status !== 'complete') return `${file} still shows ${label} as ${afterItem.status}`;
+    if (beforeItem.statusLine === null && afterItem.statusLine !== null && b[afterItem.headingLine - 1] === a[beforeItem.headingLine - 1]) inserted.push(afterItem.statusLine);
+    else inPlace.set(beforeItem.statusLine ?? beforeItem.headingLine, { item: beforeItem, isStatusLine: beforeItem.statusLine !== null });
+  }
+  if (b.length !== a.length + inserted.length) {
+    return `the project manager added or removed lines in ${file} (${a.length} → ${b.length} lines); only the status of ${numbers.map((number) => `PRIORITY ${number}`).join(', ')} may change`;
+  }
+  const skip = new Set(inserted);
+  const withoutInserted = b.filter((_, index) => !skip.has(index + 1));
+  const changed = changedLines(a, withoutInserted);
+  const others = changed.filter((line) => !inPlace.has(line));
+  if (others.length > 0) return `the project manager changed more than the status of ${numbers.map((number) => `PRIORITY ${number}`).join(', ')}: line(s) ${describeLines(others)} of ${file} (before the change)`;
+  for (const line of changed) {
+    const entry = inPlace.get(line);
+    if (!entry) continue;
+    const problem = checkSameLineKept(a[line - 1] ?? '', withoutInserted[line - 1] ?? '', entry.item, itemLabel(entry.item), entry.isStatusLine);
+    if (problem) return problem;
+  }
+  return null;
+}

@@ -1,0 +1,127 @@
+import type { AgentDefinition } from '../agents/index.js';
+import type { ResolvedConfig } from '../config/index.js';
+import type { EventBus } from '../events/index.js';
+import { BudgetExceededError, errorMessage } from '../lib/errors.js';
+import { nowIso } from '../lib/time.js';
+import type { Store, WorkItemRecord } from '../store/index.js';
+import { priceTable } from '../usage/index.js';
+import type { BudgetReservation } from './budget.js';
+import { orphanedRunOf, sessionIdOf } from './landed.js';
+import { createToolPolicy } from './permissions.js';
+import { isTransientFailure } from './retry.js';
+import { Role, rolePolicy } from './role-policies.js';
+import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
+
+/**
+ * A session slot and a budget reservation, granted by the scheduler before a step that runs a session. The step
+ * gives both back as soon as its session ends (`release`, idempotent), so its later checks, tests and waits for
+ * the integration lock hold neither.
+ */
+export interface SessionTicket {
+  readonly role: Role;
+  readonly budget: BudgetReservation;
+  release(): void;
+}
+
+export type RoleOutcome = { ok: true; result: RunAgentResult } | { ok: false; reason: string; transient: boolean };
+
+export interface RoleSessionOptions {
+  config: ResolvedConfig;
+  store: Store;
+  bus: EventBus;
+  messages: MessageSink;
+  cliPath: string;
+  agents: ReadonlyMap<string, AgentDefinition>;
+  signal: AbortSignal;
+}
+
+export interface RoleSessionRequest {
+  item: WorkItemRecord;
+  /** Other items the same session works for (a project manager's batch): their attempts are counted too. */
+  alsoFor?: readonly WorkItemRecord[];
+  role: Role;
+  cwd: string;
+  prompt: string;
+  branch: string;
+  paths: { specPath?: string; reviewPath?: string; roadmapPath?: string };
+  ticket: SessionTicket;
+}
+
+/**
+ * Runs one role's session for a work item: counts the attempt (a run orphaned by a crash is continued, in its
+ * session when it has one, and not counted again), applies the role's tool policy and the ticket's budget, and
+ * gives the ticket back when the session ends. Where sessions run is this class's business; the state machine
+ * only sees the outcome.
+ */
+export class RoleSessions {
+  constructor(private readonly options: RoleSessionOptions) {}
+
+  async run(request: RoleSessionRequest): Promise<RoleOutcome> {
+    const { config, store, bus, messages, cliPath, signal } = this.options;
+    const { item, role, cwd, prompt, paths, ticket } = request;
+    try {
+      const agent = this.options.agents.get(role);
+      if (!agent) throw new Error(`agent ${role} not loaded`);
+      const fresh = (await store.getWorkItem(item.id)) ?? item;
+      const orphan = await orphanedRunOf(store, item.id, role);
+      const attempt = orphan ? orphan.attempt : (fresh.attempts[role] ?? 0) + 1;
+      if (!orphan) {
+        await store.updateWorkItem(item.id, { attempts: { ...fresh.attempts, [role]: attempt }, updatedAt: nowIso() });
+        for (const other of request.alsoFor ?? []) {
+          const current = (await store.getWorkItem(other.id)) ?? other;
+          await store.updateWorkItem(other.id, { attempts: { ...current.attempts, [role]: (current.attempts[role] ?? 0) + 1 }, updatedAt: nowIso() });
+        }
+      }
+      const resumeSessionId = orphan ? await sessionIdOf(store, orphan) : undefined;
+      if (orphan) {
+        await store.appendEvent({
+          at: nowIso(),
+          kind: 'run.continued',
+          workItemId: item.id,
+          message: `${role} run ${orphan.id.slice(0, 12)} was orphaned by a crash; attempt ${attempt} continues${resumeSessionId ? ` in session ${resumeSessionId}` : ' in a new session'} and is not counted again`,
+          data: { runId: orphan.id },
+        });
+      }
+      const policy = rolePolicy(role, { root: cwd, tools: agent.tools, specPath: paths.specPath ?? null, reviewPath: paths.reviewPath ?? null, roadmapPath: paths.roadmapPath ?? null, testCommand: config.testCommand ?? null });
+      let result: RunAgentResult;
+      try {
+        result = await runAgent({
+          store,
+          bus,
+          messages,
+          cliPath,
+          agent,
+          prompt: resumeSessionId ? `${prompt}\n\n(The orchestrator restarted while you were working on this; continue where you left off.)` : prompt,
+          cwd,
+          env: { ...config.sessionEnv },
+          defaultModel: config.runtime.model,
+          taskKind: role,
+          workItemId: item.id,
+          attempt,
+          worktree: cwd,
+          branch: request.branch,
+          resumeSessionId,
+          toolPermission: createToolPolicy(policy),
+          timeoutMs: config.runtime.timeoutSeconds * 1000,
+          idleTimeoutMs: config.runtime.idleTimeoutSeconds * 1000,
+          stopGraceMs: config.runtime.stopGraceSeconds * 1000,
+          maxTurns: config.runtime.maxTurns,
+          maxBudgetUsd: ticket.budget.maxBudgetUsd,
+          prices: priceTable(config.pricing),
+          signal,
+        });
+      } catch (error) {
+        return { ok: false, reason: `could not run the ${role}: ${errorMessage(error)}`, transient: false };
+      }
+      const { run } = result;
+      if (run.status === 'succeeded') return { ok: true, result };
+      if (run.status === 'stopped' && signal.aborted) return { ok: false, reason: 'shutdown', transient: true };
+      const reason = `${role} run ${run.id.slice(0, 12)} ${run.status}: ${run.errorMessage ?? 'no reason recorded'}`;
+      if (run.errorKind === 'budget' || /max_budget/.test(run.errorMessage ?? '')) throw new BudgetExceededError(reason);
+      return { ok: false, reason, transient: isTransientFailure(run) };
+    } finally {
+      // The run's cost is in the store by now: the slot and the budget reservation go back.
+      ticket.release();
+    }
+  }
+}
