@@ -8,6 +8,8 @@ import { DEFAULT_MAX_BATCH } from '../store/index.js';
 import { benchmarkConcurrentSessions } from './concurrency.js';
 import { benchmarkDashboardLatency, benchmarkRunListApi } from './dashboard.js';
 import { benchmarkMessageIngest } from './ingest.js';
+import { benchmarkPipeline } from './pipeline.js';
+import { pipelineSection } from './pipeline-report.js';
 import { benchmarkRoadmapParse, type RoadmapParseFigure } from './roadmap-parse.js';
 import { benchmarkSessionOverhead } from './session-overhead.js';
 
@@ -145,6 +147,17 @@ async function main(): Promise<void> {
     );
   }
 
+  if (want('pipeline')) {
+    log('pipeline: twelve priorities at maxRuns 1, then 4 (the real CLI, a 1.5 s model, a 2 s test command; several minutes)…');
+    const figures = await benchmarkPipeline({
+      pathEnv: process.env.PATH ?? '/usr/bin:/bin',
+      onRun: (run) => log(`  maxRuns ${run.maxRuns}: ${(run.wallMs / 1000).toFixed(1)} s, ${run.sessions} sessions, load ${run.loadBefore.toFixed(1)} → ${run.loadAfter.toFixed(1)} (${run.dir})`),
+    });
+    const section = pipelineSection(figures);
+    sections.push(section.markdown);
+    for (const line of section.summary) log(`  ${line}`);
+  }
+
   const file = join(root, 'docs', 'benchmarks.md');
   const command = `npm run bench${only.size > 0 ? ` -- ${[...only].join(' ')}` : ''}`;
   const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${command}\`._`;
@@ -159,7 +172,7 @@ async function main(): Promise<void> {
   const header = [
     '# Benchmarks',
     '',
-    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard),`,
+    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline),`,
     `on Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB.`,
     'Every ratio compares paths measured side by side in the same run; each section says when and by which command it was measured.',
     '',

@@ -5,7 +5,7 @@ import type { ScenarioInput } from '../scripted-model/index.js';
  * really written, tests really run, commits really made); only the model's words are scripted. Scenarios match
  * the task prompts the orchestrator writes (agents/prompts.ts): "ROLE: <role>" then "PRIORITY <n>: <title>".
  */
-interface Feature {
+export interface Feature {
   number: string;
   file: string;
   name: string;
@@ -93,13 +93,17 @@ export const reviewerScenario: ScenarioInput = {
   ],
 };
 
+/**
+ * Marks every "PRIORITY n: title" line of the prompt complete: one Edit per line (`each`), so one session serves a
+ * batched prompt (several PRIORITY lines) as well as a one-item one. The final text names the first item.
+ */
 export const projectManagerScenario: ScenarioInput = {
   name: 'demo-project-manager',
   match: { prompt: '^ROLE: project-manager\\nPRIORITY (?<n>[0-9.]+): (?<title>[^\\n]+)' },
   turns: [
     { tools: [{ name: 'Read', input: { file_path: '{{cwd}}/docs/roadmap/ROADMAP.md' } }], usage: { input_tokens: 2_600, output_tokens: 40 } },
     {
-      tools: [{ name: 'Edit', input: { file_path: '{{cwd}}/docs/roadmap/ROADMAP.md', old_string: '### PRIORITY {{n}}: {{title}}\n**Status**: 📝 Planned', new_string: '### PRIORITY {{n}}: {{title}}\n**Status**: ✅ Complete' } }],
+      tools: [{ name: 'Edit', each: '^PRIORITY (?<n>[0-9.]+): (?<title>[^\\n]+)$', input: { file_path: '{{cwd}}/docs/roadmap/ROADMAP.md', old_string: '### PRIORITY {{n}}: {{title}}\n**Status**: 📝 Planned', new_string: '### PRIORITY {{n}}: {{title}}\n**Status**: ✅ Complete' } }],
       usage: { input_tokens: 2_900, output_tokens: 80 },
     },
     { text: 'ROADMAP UPDATED: PRIORITY {{n}}', usage: { input_tokens: 3_000, output_tokens: 12 } },

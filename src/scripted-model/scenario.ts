@@ -13,7 +13,8 @@ import { ConfigError } from '../lib/errors.js';
  */
 const usageSchema = z
   .object({
-    input_tokens: z.number().int().nonnegative().default(100),
+    /** 100 when absent, or the request's estimate when the scenario sets `estimateInputTokens`. */
+    input_tokens: z.number().int().nonnegative().optional(),
     output_tokens: z.number().int().nonnegative().default(20),
     cache_creation_input_tokens: z.number().int().nonnegative().default(0),
     cache_read_input_tokens: z.number().int().nonnegative().default(0),
@@ -26,12 +27,29 @@ const toolUseBlockSchema = z
   .strict();
 const contentBlockSchema = z.discriminatedUnion('type', [textBlockSchema, toolUseBlockSchema]);
 
+/** Flags of an `each` regex: every match (g), `^` and `$` at line ends (m). */
+export const EACH_FLAGS = 'gm';
+
+const toolShorthandSchema = z
+  .object({
+    name: z.string().min(1),
+    input: z.record(z.string(), z.unknown()),
+    /**
+     * A regex (flags g and m) run over the session's first user message (the task prompt): the entry becomes one
+     * tool_use per match, in order, each with that match's named groups as placeholders on top of the scenario's
+     * own. No match: no tool_use from this entry. E.g. `^PRIORITY (?<n>\d+): (?<title>.+)$` edits every item of a
+     * batched project-manager prompt.
+     */
+    each: z.string().min(1).optional(),
+  })
+  .strict();
+
 const replyTurnSchema = z
   .object({
     /** Shorthand for one text block. */
     text: z.string().optional(),
     /** Shorthand for tool_use blocks (run in parallel by the CLI when several). */
-    tools: z.array(z.object({ name: z.string().min(1), input: z.record(z.string(), z.unknown()) }).strict()).optional(),
+    tools: z.array(toolShorthandSchema).optional(),
     content: z.array(contentBlockSchema).optional(),
     usage: usageSchema.optional(),
     /** Wait before answering at all. */
@@ -77,9 +95,53 @@ export const scenarioSchema = z
       .optional(),
     /** How many sessions may bind to this scenario (default: unlimited). */
     maxSessions: z.number().int().positive().optional(),
+    /**
+     * Reply turns whose usage gives no `input_tokens` report an estimate from the request the CLI really sent
+     * (see `estimateInputTokens` in server.ts) instead of 100: token figures measured rather than scripted.
+     */
+    estimateInputTokens: z.boolean().optional(),
     turns: z.array(turnSchema).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine((scenario, ctx) => {
+    for (const [turnIndex, turn] of scenario.turns.entries()) {
+      if (!('tools' in turn) || !turn.tools) continue;
+      for (const [toolIndex, tool] of turn.tools.entries()) {
+        if (tool.each === undefined) continue;
+        const problem = regexProblem(tool.each);
+        if (problem !== null) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['turns', turnIndex, 'tools', toolIndex, 'each'],
+            message: `scenario "${scenario.name}": \`each\` is not a valid regex (${problem})`,
+          });
+        }
+      }
+    }
+  });
+
+function regexProblem(pattern: string): string | null {
+  try {
+    new RegExp(pattern, EACH_FLAGS);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * The placeholder values of every match of an `each` regex in `text`, in order: one record of named groups per
+ * match (a group that did not take part is left out). A regex that can match the empty string still advances.
+ */
+export function eachMatch(pattern: string, text: string): Record<string, string>[] {
+  const found: Record<string, string>[] = [];
+  for (const match of text.matchAll(new RegExp(pattern, EACH_FLAGS))) {
+    const groups: Record<string, string> = {};
+    for (const [name, value] of Object.entries(match.groups ?? {})) if (value !== undefined) groups[name] = value;
+    found.push(groups);
+  }
+  return found;
+}
 
 export const scenarioFileSchema = z.union([
   z.object({ scenarios: z.array(scenarioSchema).min(1) }).strict(),

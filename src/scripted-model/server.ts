@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  eachMatch,
   isDropTurn,
   isErrorTurn,
   isHangTurn,
@@ -195,7 +196,12 @@ export class ScriptedModelServer {
     binding.nextTurn += 1;
     this.#record({ ...base, scenario: binding.scenario.name, turnIndex, kind: 'turn' });
     const vars = { ...binding.vars, cwd: findCwd(body) ?? binding.vars.cwd ?? '', session_id: sessionId ?? '' };
-    await this.#play(req, res, turn, model, stream, vars);
+    const prompt = firstUserText(body);
+    const request: ReplyContext = {
+      eachMatches: (pattern) => eachMatch(pattern, prompt),
+      inputTokens: binding.scenario.estimateInputTokens ? estimateInputTokens(body) : null,
+    };
+    await this.#play(req, res, turn, model, stream, vars, request);
   }
 
   #bind(sessionId: string, body: MessagesRequestBody): SessionBinding | null {
@@ -225,6 +231,7 @@ export class ScriptedModelServer {
     model: string,
     stream: boolean,
     vars: Record<string, string>,
+    request: ReplyContext,
   ): Promise<void> {
     if (isHangTurn(turn)) {
       // Keep the socket open and answer nothing; reset() or close() destroys it.
@@ -245,15 +252,15 @@ export class ScriptedModelServer {
       sendError(res, turn.error.status, turn.error.type, turn.error.message, extra);
       return;
     }
-    await this.#reply(res, turn, model, stream, vars);
+    await this.#reply(res, turn, model, stream, vars, request);
   }
 
-  async #reply(res: ServerResponse, turn: ReplyTurn, model: string, stream: boolean, vars: Record<string, string>): Promise<void> {
+  async #reply(res: ServerResponse, turn: ReplyTurn, model: string, stream: boolean, vars: Record<string, string>, request: ReplyContext = NO_CONTEXT): Promise<void> {
     this.#messageCounter += 1;
     const messageId = `msg_scripted_${this.#messageCounter}`;
-    const blocks: ContentBlock[] = buildContentBlocks(turn, messageId, (text) => substitute(text, vars));
+    const blocks: ContentBlock[] = buildContentBlocks(turn, messageId, (text, extra) => substitute(text, extra ? { ...vars, ...extra } : vars), request.eachMatches);
     const usage = {
-      input_tokens: turn.usage?.input_tokens ?? 100,
+      input_tokens: turn.usage?.input_tokens ?? request.inputTokens ?? 100,
       output_tokens: turn.usage?.output_tokens ?? 20,
       cache_creation_input_tokens: turn.usage?.cache_creation_input_tokens ?? 0,
       cache_read_input_tokens: turn.usage?.cache_read_input_tokens ?? 0,
@@ -275,6 +282,35 @@ export class ScriptedModelServer {
       }
     }
   }
+}
+
+/** What a scripted turn's reply needs of the request it answers. */
+interface ReplyContext {
+  /** Placeholder values for every match of a `tools[].each` regex in the task prompt. */
+  eachMatches: (pattern: string) => Record<string, string>[];
+  /** The estimate to report when the turn's usage gives no input_tokens; null: the fixed default (100). */
+  inputTokens: number | null;
+}
+
+const NO_CONTEXT: ReplyContext = { eachMatches: () => [], inputTokens: null };
+
+/** Characters per token of the estimate: the usual rule of thumb for English text and code with Claude tokenizers. */
+const CHARS_PER_TOKEN = 4;
+
+/**
+ * The input tokens of a request, estimated as characters / 4 (rounded up) of what the CLI really sent: the system
+ * prompt, the tool definitions and the messages, each as the JSON of the request body (so tool schemas and
+ * tool results count as sent). Not a tokenizer: it tracks what grows and shrinks (a longer system prompt, more
+ * turns, bigger tool results) within some tens of percent of a real count, which is what a benchmark comparing two
+ * pipelines needs. Used for scenarios with `estimateInputTokens: true`.
+ */
+export function estimateInputTokens(body: MessagesRequestBody): number {
+  let characters = 0;
+  for (const part of [body.system, body.tools, body.messages]) {
+    if (part === undefined) continue;
+    characters += typeof part === 'string' ? part.length : JSON.stringify(part).length;
+  }
+  return Math.ceil(characters / CHARS_PER_TOKEN);
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

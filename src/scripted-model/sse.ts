@@ -20,25 +20,41 @@ interface MessageParts {
   usage: Usage;
 }
 
-/** Expands a reply turn into API content blocks, substituting placeholders in every string. */
-export function buildContentBlocks(turn: ReplyTurn, messageId: string, fill: (text: string) => string): ContentBlock[] {
+/**
+ * Expands a reply turn into API content blocks, substituting placeholders in every string. `fill` takes extra
+ * placeholder values (an `each` match's named groups, which win over the scenario's); `eachMatches` gives those
+ * values for every match of a `tools[].each` regex in the task prompt.
+ */
+export function buildContentBlocks(
+  turn: ReplyTurn,
+  messageId: string,
+  fill: (text: string, extra?: Record<string, string>) => string,
+  eachMatches: (pattern: string) => Record<string, string>[] = () => [],
+): ContentBlock[] {
   const blocks: ContentBlock[] = [];
-  const fillDeep = (value: unknown): unknown => {
-    if (typeof value === 'string') return fill(value);
-    if (Array.isArray(value)) return value.map(fillDeep);
+  const fillDeep = (value: unknown, extra?: Record<string, string>): unknown => {
+    if (typeof value === 'string') return fill(value, extra);
+    if (Array.isArray(value)) return value.map((item) => fillDeep(item, extra));
     if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fillDeep(item)]));
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fillDeep(item, extra)]));
     }
     return value;
   };
   const toolId = () => `toolu_${messageId.replace(/^msg_/, '')}_${blocks.length}`;
+  const toolUse = (name: string, input: Record<string, unknown>, extra?: Record<string, string>): ContentBlock => ({
+    type: 'tool_use',
+    id: toolId(),
+    name,
+    input: fillDeep(input, extra) as Record<string, unknown>,
+  });
   if (turn.text !== undefined) blocks.push({ type: 'text', text: fill(turn.text) });
   for (const block of turn.content ?? []) {
     if (block.type === 'text') blocks.push({ type: 'text', text: fill(block.text) });
-    else blocks.push({ type: 'tool_use', id: toolId(), name: block.name, input: fillDeep(block.input) as Record<string, unknown> });
+    else blocks.push(toolUse(block.name, block.input));
   }
   for (const tool of turn.tools ?? []) {
-    blocks.push({ type: 'tool_use', id: toolId(), name: tool.name, input: fillDeep(tool.input) as Record<string, unknown> });
+    if (tool.each === undefined) blocks.push(toolUse(tool.name, tool.input));
+    else for (const groups of eachMatches(tool.each)) blocks.push(toolUse(tool.name, tool.input, groups));
   }
   if (blocks.length === 0) blocks.push({ type: 'text', text: '' });
   return blocks;

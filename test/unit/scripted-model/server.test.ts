@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ScriptedModelServer, parseScenarios } from '../../../src/scripted-model/index.js';
+import { ScriptedModelServer, estimateInputTokens, parseScenarios, type MessagesRequestBody } from '../../../src/scripted-model/index.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 const server = new ScriptedModelServer();
@@ -11,17 +11,35 @@ afterAll(async () => {
 });
 beforeEach(() => server.reset());
 
+function requestBody(prompt: string, options: { stream?: boolean; system?: string } = {}): MessagesRequestBody {
+  return {
+    model: 'claude-test',
+    stream: options.stream ?? true,
+    system: [{ type: 'text', text: options.system ?? 'You are Claude Code.\nPrimary working directory: /work/repo' }],
+    tools: [{ name: 'Edit' }, { name: 'Read' }],
+    messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
+  };
+}
+
 function post(sessionId: string, prompt: string, options: { stream?: boolean; system?: string } = {}) {
   return fetch(`${server.url}/v1/messages?beta=true`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-claude-code-session-id': sessionId },
-    body: JSON.stringify({
-      model: 'claude-test',
-      stream: options.stream ?? true,
-      system: [{ type: 'text', text: options.system ?? 'You are Claude Code.\nPrimary working directory: /work/repo' }],
-      messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
-    }),
+    body: JSON.stringify(requestBody(prompt, options)),
   });
+}
+
+/** The tool_use inputs of a streamed answer, in order. */
+function toolInputs(data: { type: string; [key: string]: unknown }[]): unknown[] {
+  return data
+    .filter((event) => event.type === 'content_block_delta' && (event.delta as { type: string }).type === 'input_json_delta')
+    .map((event) => JSON.parse((event.delta as { partial_json: string }).partial_json) as unknown);
+}
+
+/** The input_tokens a streamed answer reports (message_start). */
+function reportedInputTokens(data: { type: string; [key: string]: unknown }[]): number | undefined {
+  const start = data.find((event) => event.type === 'message_start') as { message: { usage: { input_tokens: number } } } | undefined;
+  return start?.message.usage.input_tokens;
 }
 
 /** Parses an SSE body into its data objects. */
@@ -80,5 +98,56 @@ describe('scripted model server', () => {
   it('validates scenario files with the path of the problem', () => {
     expect(() => parseScenarios({ scenarios: [{ name: 'x', turns: [{ error: { status: 200 } }] }] }, 'f.json')).toThrow(ConfigError);
     expect(() => parseScenarios({ scenarios: [{ name: 'x', turns: [] }] }, 'f.json')).toThrow(/f\.json: invalid scenario at scenarios\.0\.turns/);
+  });
+
+  it('expands a tool with `each` into one tool_use per match of the task prompt, with its named groups', async () => {
+    // The scenario's own placeholder n0 (from match) stays available beside each match's n and title.
+    const pm = {
+      name: 'pm',
+      match: { prompt: '^ROLE: project-manager\\nPRIORITY (?<n0>\\d+)' },
+      turns: [
+        {
+          tools: [
+            { name: 'Read', input: { file_path: '{{cwd}}/ROADMAP.md' } },
+            { name: 'Edit', each: '^PRIORITY (?<n>\\d+): (?<title>[^\\n]+)$', input: { file_path: '{{cwd}}/ROADMAP.md', old_string: '### PRIORITY {{n}}: {{title}} (first: {{n0}})' } },
+          ],
+        },
+      ],
+    };
+    server.addScenarios([pm]);
+    const batched = await events(await post('e1', 'ROLE: project-manager\nPRIORITY 3: Title three\nPRIORITY 5: Title five\n\nMark them. Not PRIORITY 9: this line does not start with it.'));
+    expect(toolInputs(batched)).toEqual([
+      { file_path: '/work/repo/ROADMAP.md' },
+      { file_path: '/work/repo/ROADMAP.md', old_string: '### PRIORITY 3: Title three (first: 3)' },
+      { file_path: '/work/repo/ROADMAP.md', old_string: '### PRIORITY 5: Title five (first: 3)' },
+    ]);
+    const single = await events(await post('e2', 'ROLE: project-manager\nPRIORITY 7: Seven\n\nMark it.'));
+    expect(toolInputs(single)).toEqual([{ file_path: '/work/repo/ROADMAP.md' }, { file_path: '/work/repo/ROADMAP.md', old_string: '### PRIORITY 7: Seven (first: 7)' }]);
+    // Zero matches: the entry adds no tool call (the Read still runs).
+    server.reset([{ name: 'none', turns: [{ tools: [{ name: 'Read', input: { file_path: 'x' } }, { name: 'Edit', each: '^PRIORITY (?<n>\\d+)', input: { n: '{{n}}' } }] }] }]);
+    expect(toolInputs(await events(await post('e3', 'no priorities here')))).toEqual([{ file_path: 'x' }]);
+  });
+
+  it('refuses an `each` that is not a valid regex, naming the scenario and where it is', () => {
+    const bad = { scenarios: [{ name: 'pm-batch', turns: [{ text: 'ok' }, { tools: [{ name: 'Edit', input: {}, each: '^PRIORITY (?<n>\\d+' }] }] }] };
+    expect(() => parseScenarios(bad, 'f.json')).toThrow(ConfigError);
+    expect(() => parseScenarios(bad, 'f.json')).toThrow(/f\.json: invalid scenario at scenarios\.0\.turns\.1\.tools\.0\.each: scenario "pm-batch": `each` is not a valid regex/);
+  });
+
+  it('reports input tokens estimated from the request when the scenario asks and the turn gives none', async () => {
+    server.addScenarios([
+      { name: 'measured', match: { prompt: '^measured' }, estimateInputTokens: true, turns: [{ text: 'a' }, { text: 'b', usage: { input_tokens: 42 } }] },
+      { name: 'scripted', match: { prompt: '^scripted' }, turns: [{ text: 'c' }] },
+    ]);
+    const prompt = `measured ${'x'.repeat(4_000)}`;
+    const expected = estimateInputTokens(requestBody(prompt));
+    // characters / 4 of system + tools + messages as sent: the 4,000-character prompt alone is 1,000 tokens.
+    expect(expected).toBe(Math.ceil((JSON.stringify(requestBody(prompt).system).length + JSON.stringify(requestBody(prompt).tools).length + JSON.stringify(requestBody(prompt).messages).length) / 4));
+    expect(expected).toBeGreaterThan(1_000);
+    expect(reportedInputTokens(await events(await post('m1', prompt)))).toBe(expected);
+    expect(reportedInputTokens(await events(await post('m1', prompt)))).toBe(42); // the turn's own figure wins
+    expect(reportedInputTokens(await events(await post('m2', 'scripted')))).toBe(100); // not asked: the fixed default
+    const json = (await (await post('m3', 'measured short', { stream: false })).json()) as { usage: { input_tokens: number } };
+    expect(json.usage.input_tokens).toBe(estimateInputTokens(requestBody('measured short', { stream: false })));
   });
 });
