@@ -52,6 +52,7 @@ export function mergeTestMarker(id: WorkItemId): string {
  */
 export class IntegrationGate {
   readonly #lock = new PriorityMutex();
+  #holder: { label: string; purpose: string } | null = null;
 
   constructor(private readonly options: GateOptions) {}
 
@@ -137,13 +138,15 @@ export class IntegrationGate {
   /** Runs `task` holding the lock; the item's wait says "lock" meanwhile, and the hold is recorded. */
   async #hold<T>(client: GateClient, purpose: LockPurpose, task: () => Promise<T>): Promise<T> {
     const { waits, store } = this.options;
-    if (this.#lock.locked) await waits.wait(client.id, 'lock', `${this.options.integrationBranch()} is being updated; ${client.label} is next in roadmap order`);
+    if (this.#lock.locked && this.#holder !== null) await waits.wait(client.id, 'lock', `${this.#holder.label} holds ${this.options.integrationBranch()} (${this.#holder.purpose}); waiters go in roadmap order`);
     return this.#lock.run(client.rank, async (waitedMs) => {
+      this.#holder = { label: client.label, purpose: purpose === 'merge' ? 'merging' : 'roadmap update' };
       await waits.clear(client.id);
       const started = performance.now();
       try {
         return await task();
       } finally {
+        this.#holder = null;
         const heldMs = Math.round(performance.now() - started);
         await store
           .appendEvent({ at: nowIso(), kind: 'integration.lock', workItemId: client.id, message: `${purpose}: held the integration lock ${heldMs} ms (waited ${Math.round(waitedMs)} ms)`, data: { purpose, heldMs, waitedMs: Math.round(waitedMs) } })

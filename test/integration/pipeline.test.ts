@@ -225,6 +225,72 @@ describe('the pipeline with real Claude Code sessions', () => {
       await run.close();
     }
   });
+  it("gives a waiting item's slot to another: while one merge holds the integration lock and the next waits for it, a third item's session runs", async () => {
+    const gate = await mkdtemp(join(tmpdir(), 'orch-gate-'));
+    const barrier = join(gate, 'release-merge-tests');
+    // Merge tests (they carry the marker merge-<item>) wait for the barrier; with maxRetests 0 every merge holds the
+    // lock while it tests, so P-1 holds it until the barrier is there and P-2 waits for it.
+    const testCommand = `case "$ORCHESTRATOR_RUN_ID" in merge-*) while [ ! -f ${barrier} ]; do sleep 0.1; done;; esac; node --test`;
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'One' }, { number: '2', title: 'Two' }, { number: '3', title: 'Three' }]), {
+      config: { testCommand, concurrency: { maxRuns: 2 }, merge: { maxRetests: 0 } },
+    });
+    model.addScenarios([
+      developerWriting({ number: '1', file: 'src/one.js', content: 'export const one = 1;\n' }),
+      developerWriting({ number: '2', file: 'src/two.js', content: 'export const two = 2;\n' }),
+      developerWriting({ number: '3', file: 'src/three.js', content: 'export const three = 3;\n' }),
+      ...standardRoles,
+    ]);
+    const pipeline = runPipeline(repo, model);
+    // Watch from outside, as `status` does: a second connection to the same database.
+    const { SqliteStore: Store } = await import('../../src/store/index.js');
+    const dbPath = join(repo.path, '.orchestrator', 'orchestrator.db');
+    while (!existsSync(dbPath)) await new Promise((resolve) => setTimeout(resolve, 100));
+    const watcher = Store.open(dbPath);
+    let seen: { waiting: string; running: string[] } | null = null;
+    try {
+      for (;;) {
+        const items = await watcher.listWorkItems();
+        const running = (await watcher.listRuns({ statuses: ['running'] })).filter((r) => r.workItemId !== null);
+        const waitingForLock = items.find((item) => item.waitingFor === 'lock');
+        const merging = items.filter((item) => item.state === 'merging');
+        if (waitingForLock && running.some((r) => r.workItemId !== waitingForLock.id && !merging.some((item) => item.id === r.workItemId))) {
+          seen = { waiting: `${waitingForLock.id}: ${waitingForLock.waitingDetail ?? ''}`, running: running.map((r) => `${r.workItemId ?? ''} ${r.agent}`) };
+          break;
+        }
+        // Nothing can move any more without the barrier (the old behaviour: merging items held both slots): give up.
+        if (merging.length >= 2 && running.length === 0 && items.every((item) => item.state === 'merging' || item.state === 'done' || item.waitingFor === 'slot')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await import('node:fs/promises').then((fs) => fs.writeFile(barrier, ''));
+      await watcher.close();
+    }
+    const run = await pipeline;
+    try {
+      expect(seen, 'no session ran while an item waited for the integration lock').not.toBeNull();
+      // Whichever of P-1 and P-2 asked first holds the lock; the other waits, and P-3 uses the slot meanwhile.
+      expect(seen?.waiting).toMatch(/^P-[12]: P-[12] holds main \(merging\); waiters go in roadmap order$/);
+      expect(seen?.running.some((entry) => entry.startsWith('P-3 '))).toBe(true);
+      expect(await itemStates(run.store)).toEqual(['done', 'done', 'done']);
+      expect(repo.git('log', '--first-parent', '--merges', '--format=%s', 'main').trim().split('\n').sort()).toEqual([
+        'Merge orchestrator/1-one: PRIORITY 1 One',
+        'Merge orchestrator/2-two: PRIORITY 2 Two',
+        'Merge orchestrator/3-three: PRIORITY 3 Three',
+      ]);
+      // No more sessions than slots at any moment.
+      const runs = await run.store.listRuns({ limit: 100 });
+      const edges = runs.flatMap((r) => [{ at: r.startedAt ?? '', delta: 1 }, { at: r.endedAt ?? '', delta: -1 }]).sort((a, b) => a.at.localeCompare(b.at) || a.delta - b.delta);
+      let open = 0;
+      let peak = 0;
+      for (const edge of edges) peak = Math.max(peak, (open += edge.delta));
+      expect(peak).toBeLessThanOrEqual(2);
+      // Nothing waits once the run is over.
+      expect((await run.store.listWorkItems()).map((item) => item.waitingFor)).toEqual([null, null, null]);
+    } finally {
+      await run.close();
+    }
+  }, 300_000);
+
   it('stops spawning when the daily budget is spent: the session that overspent is stopped, the item waits, nothing is lost', async () => {
     await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Costly' }, { number: '2', title: 'Waiting' }]), {
       config: { budgets: { perRunUsd: 5, perDayUsd: 0.05 }, concurrency: { maxRuns: 1 } },

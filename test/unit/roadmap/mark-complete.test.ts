@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkMarkedComplete, parseRoadmap, setRoadmapStatus } from '../../../src/roadmap/index.js';
+import { checkMarkedComplete, checkMarkedCompleteAll, parseRoadmap, setRoadmapStatus } from '../../../src/roadmap/index.js';
 import { FIXTURES_DIR } from '../../helpers/fixtures.js';
 
 const ROADMAP = [
@@ -61,5 +61,32 @@ describe('marking an item complete', () => {
     expect(checkMarkedComplete(ROADMAP, good.replace('**Status**: ✅ Complete - Phase 4', '**Status**: ✅ Complete - Phase 5'), '1')).toContain('did not keep the note');
     const inserted = setRoadmapStatus(ROADMAP, '4', 'complete').text;
     expect(checkMarkedComplete(ROADMAP, inserted.replace('# Roadmap', '# Road map'), '4')).toContain('changed more than the status of PRIORITY 4: line(s) 1');
+  });
+});
+
+describe('marking a batch of items complete (one project manager session)', () => {
+  const markAll = (text: string, numbers: readonly string[]) => numbers.reduce((current, number) => setRoadmapStatus(current, number, 'complete').text, text);
+
+  it('accepts every item marked in place or with an added Status line, in one change', () => {
+    const numbers = ['1', '2', '4', '5', '7'];
+    const after = markAll(ROADMAP, numbers);
+    expect(checkMarkedCompleteAll(ROADMAP, after, numbers)).toBeNull();
+    // The order of the list does not matter, nor do two inserted Status lines.
+    expect(checkMarkedCompleteAll(ROADMAP, markAll(ROADMAP, ['4', '3', '6']), ['6', '4', '3'])).toBeNull();
+  });
+
+  it('rejects a batch that misses an item, marks one more, drops a note or changes another line', () => {
+    const after = markAll(ROADMAP, ['1', '2']);
+    expect(checkMarkedCompleteAll(ROADMAP, after, ['1', '2', '7'])).toBe('docs/roadmap/ROADMAP.md still shows PRIORITY 7 as in_progress');
+    expect(checkMarkedCompleteAll(ROADMAP, markAll(ROADMAP, ['1', '2', '7']), ['1', '2'])).toBe('the project manager changed more than the status of PRIORITY 1, PRIORITY 2: line(s) 12 of docs/roadmap/ROADMAP.md (before the change)');
+    expect(checkMarkedCompleteAll(ROADMAP, after.replace(' - Phase 4 (Spec Migration)', ''), ['1', '2'])).toContain('did not keep the note of PRIORITY 1');
+    expect(checkMarkedCompleteAll(ROADMAP, after.replace('body', 'body!'), ['1', '2'])).toContain('line(s) 8');
+    expect(checkMarkedCompleteAll(ROADMAP, `${markAll(ROADMAP, ['1', '4'])}extra\n`, ['1', '4'])).toContain('added or removed lines');
+    expect(checkMarkedCompleteAll(ROADMAP, after, ['1', '99'])).toBe('PRIORITY 99 was not in docs/roadmap/ROADMAP.md before the change');
+  });
+
+  it('keeps the single-item messages for a batch of one', () => {
+    const good = setRoadmapStatus(ROADMAP, '1', 'complete').text;
+    expect(checkMarkedCompleteAll(ROADMAP, good.replace('body', 'body!'), ['1'])).toBe(checkMarkedComplete(ROADMAP, good.replace('body', 'body!'), '1'));
   });
 });
