@@ -300,7 +300,7 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
   );
 
   const MOMENTS: Record<MergeMoment, string> = {
-    'merge-staged': 'merge half done in the integration worktree',
+    'merge-staged': "merge half done in the item's worktree",
     'main-advanced': 'main advanced, not yet recorded',
     'branch-deleted': 'merged branch deleted, not yet recorded',
   };
@@ -322,10 +322,11 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
           process.kill(-first.pid!, 'SIGKILL');
           await first.closed;
           const branch = branchName('1', 'Epsilon');
-          const integration = join(repo.path, '.orchestrator/worktrees/_integration');
+          // The merge is made and tested in the item's own worktree, on a detached HEAD, before main moves.
+          const itemWorktree = join(repo.path, '.orchestrator/worktrees/1-epsilon');
           if (moment === 'merge-staged') {
-            // Killed with the merge staged in the integration worktree and not committed: main has not moved.
-            expect(repo.git('-C', integration, 'status', '--porcelain')).toContain('src/epsilon.js');
+            // Killed with the merge staged in the item's worktree and not committed: main has not moved.
+            expect(repo.git('-C', itemWorktree, 'status', '--porcelain')).toContain('src/epsilon.js');
             expect(mergeCommitsOf(repo, branch)).toEqual([]);
           } else {
             // Killed after main moved to the merge commit (and, later, after the merged branch was deleted),
@@ -342,7 +343,7 @@ describe('kill -9 of orchestrator start keeps the work already done', () => {
           expect(mergeCommitsOf(repo, branch)).toHaveLength(1);
           expect(repo.git('show', 'main:src/epsilon.js')).toBe('export const value = "src/epsilon.js";\n');
           expect(hasBranch(repo, branch)).toBe(false);
-          expect(repo.git('-C', integration, 'status', '--porcelain').trim()).toBe('');
+          expect(existsSync(itemWorktree)).toBe(false);
         } finally {
           await rm(markers, { recursive: true, force: true });
         }
@@ -369,7 +370,7 @@ type MergeMoment = 'merge-staged' | 'main-advanced' | 'branch-deleted';
 
 /**
  * A git hook that holds the merge step once at `moment` (marker `held`, then a long sleep) and lets everything
- * after pass: pre-merge-commit runs once the merge is staged in the integration worktree, before its commit;
+ * after pass: pre-merge-commit runs once the merge is staged in the item's worktree, before its commit;
  * reference-transaction ("committed") runs once main has moved to the merge commit, and once the merged item
  * branch has been deleted (the new sha is all zeros).
  */
