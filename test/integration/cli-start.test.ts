@@ -141,7 +141,11 @@ describe('orchestrator start (the CLI)', () => {
     await withStore(repo.path, async (store) => {
       expect((await store.listWorkItems()).map((item) => [item.id, item.state])).toEqual([['P-1', 'done'], ['B-1', 'done']]);
       const runs = (await store.listRuns({ limit: 100 })).reverse();
-      expect(runs.map((run) => run.agent)).toEqual(['bug-fixer', 'code-reviewer', 'architect', 'code-developer', 'code-reviewer', 'project-manager']);
+      // The bug's session goes first; while the orchestrator tests its fix (no session, so no slot), the one slot
+      // goes to the priority's architect: slots are for running sessions only.
+      expect(runs[0]?.agent).toBe('bug-fixer');
+      expect(runs.filter((run) => run.workItemId === 'B-1').map((run) => run.agent)).toEqual(['bug-fixer', 'code-reviewer']);
+      expect(runs.filter((run) => run.workItemId === 'P-1').map((run) => run.agent)).toEqual(['architect', 'code-developer', 'code-reviewer', 'project-manager']);
       const [fixer] = await store.listInvocations(runs[0]!.id);
       expect(fixer!.prompt).toContain('Steps: call with "". Expected: no crash.');
     });
