@@ -55,7 +55,7 @@ function WaitingCard({ items }: { items: readonly WaitingItem[] | null }) {
           <tbody>
             {items.map((item) => (
               <tr key={item.id} data-waiting-item={item.id}>
-                <td class="mono">
+                <td>
                   <a href="#/work-items">{item.kind === 'bug' ? `BUG ${item.number}` : `PRIORITY ${item.number}`}</a>
                 </td>
                 <td class="truncate" title={item.title}>
