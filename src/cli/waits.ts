@@ -5,11 +5,13 @@ type Wait = Pick<WorkItemRecord, 'waitingFor' | 'waitingDetail' | 'waitingSince'
 
 /**
  * A work item's wait in words: `slot (4 of 4 sessions running) for 12s`, or null when it does not wait. The
- * detail and the duration are left out when unknown; a start in the future (another host's clock) counts as now.
+ * detail is cut at `maxDetail` characters (a roadmap batch names every item in it); the detail and the duration
+ * are left out when unknown; a start in the future (another host's clock) counts as now.
  */
-export function describeWait(item: Wait, nowMs: number): string | null {
+export function describeWait(item: Wait, nowMs: number, maxDetail = 70): string | null {
   if (item.waitingFor === null) return null;
-  const detail = item.waitingDetail ? ` (${item.waitingDetail})` : '';
+  const words = item.waitingDetail ?? '';
+  const detail = words ? ` (${words.length > maxDetail ? `${words.slice(0, maxDetail - 1)}…` : words})` : '';
   const since = item.waitingSince === null ? Number.NaN : Date.parse(item.waitingSince);
   const lasted = Number.isNaN(since) ? '' : ` for ${formatDuration(Math.max(0, nowMs - since))}`;
   return `${item.waitingFor}${detail}${lasted}`;

@@ -14,4 +14,3 @@ export * from './limiter.js';
 export * from './documents.js';
 export { STOP_SEEN_EVENT, stopLocalSession } from './local-stops.js';
 export * from './roadmap-source.js';
-export * from './waits.js';

@@ -9,15 +9,15 @@ import { tmpRepo } from '../helpers/tmp-repo.js';
 
 const chromium = useBrowser();
 
-/** Six work items as the supervisor leaves them while four sessions run: one works, the others wait, each for its reason. */
+/** Work items as the supervisor leaves them (its wait details, word for word): one works, the others wait, each for its reason. */
 const ITEMS: { n: string; kind: 'priority' | 'bug'; state: string; wait: [WaitReason, string] | null }[] = [
   { n: '1', kind: 'priority', state: 'implementing', wait: null },
   { n: '2', kind: 'priority', state: 'spec_ready', wait: ['slot', '4 of 4 sessions running'] },
   { n: '3', kind: 'priority', state: 'planned', wait: ['slot', '4 of 4 sessions running'] },
-  { n: '4', kind: 'priority', state: 'merging', wait: ['lock', 'P-7 (merging)'] },
-  { n: '5', kind: 'priority', state: 'planned', wait: ['dependency', 'PRIORITY 4 (merging)'] },
-  { n: '6', kind: 'priority', state: 'marking_done', wait: ['roadmap', 'the project manager marks P-6 with 2 other(s)'] },
-  { n: '1', kind: 'bug', state: 'implementing', wait: ['budget', '$4.90 of $5.00 spent today'] },
+  { n: '4', kind: 'priority', state: 'merging', wait: ['lock', 'main is being updated; PRIORITY 4 is next in roadmap order'] },
+  { n: '5', kind: 'priority', state: 'planned', wait: ['dependency', 'P-4 (merging)'] },
+  { n: '6', kind: 'priority', state: 'marking_done', wait: ['roadmap', 'the project manager is marking P-7, P-8; P-6 is in the next batch'] },
+  { n: '1', kind: 'bug', state: 'implementing', wait: ['budget', "$0.40 of today's $5 is free: $4.60 is reserved by running sessions"] },
 ];
 const idOf = (item: { n: string; kind: 'priority' | 'bug' }) => `${item.kind === 'bug' ? 'B' : 'P'}-${item.n}` as WorkItemId;
 const cleared = { waitingFor: null, waitingDetail: null, waitingSince: null } as const;
@@ -43,8 +43,8 @@ describe('why a work item waits, in status and the dashboard', () => {
       expect(status.exitCode, status.stderr).toBe(0);
       expect(status.stdout).toMatch(/ITEM\s+TITLE\s+STATE\s+WAITING FOR\s+RUNS/);
       expect(status.stdout).toMatch(/PRIORITY 2\s+Item P-2\s+spec_ready\s+slot \(4 of 4 sessions running\) for \d+s\s+0\s/);
-      expect(status.stdout).toMatch(/PRIORITY 4\s+Item P-4\s+merging\s+lock \(P-7 \(merging\)\) for \d+s\s/);
-      expect(status.stdout).toMatch(/BUG 1\s+Item B-1\s+implementing\s+budget \(\$4\.90 of \$5\.00 spent today\) for \d+s\s/);
+      expect(status.stdout).toMatch(/PRIORITY 4\s+Item P-4\s+merging\s+lock \(main is being updated; PRIORITY 4 is next in roadmap order\) for \d+s\s/);
+      expect(status.stdout).toMatch(/BUG 1\s+Item B-1\s+implementing\s+budget \(\$0\.40 of today's \$5 is free: \$4\.60 is reserved by running sessions\) for \d+s\s/);
       expect(status.stdout).toMatch(/PRIORITY 1\s+Item P-1\s+implementing\s+0\s/);
       expect(status.stdout).toContain('waiting: 2 for a slot, 1 for the lock, 1 on a dependency, 1 for the budget, 1 for the roadmap update\n');
       const json = JSON.parse((await runCli(['status', '--json'], { cwd: repo.path, env })).stdout) as WorkItemRecord[];
@@ -61,7 +61,7 @@ describe('why a work item waits, in status and the dashboard', () => {
       await page.waitForSelector('[data-wait-item="P-2"]');
       expect(await page.locator('[data-table="work-items"] th').allTextContents()).toContain('waiting for');
       expect(await cell('P-2').textContent()).toMatch(/^slot 4 of 4 sessions running for \d+(\.\d)? s$/);
-      expect(await cell('P-5').textContent()).toMatch(/^dependency PRIORITY 4 \(merging\) for /);
+      expect(await cell('P-5').textContent()).toMatch(/^dependency P-4 \(merging\) for /);
       expect(await cell('P-1').textContent()).toBe('');
       expect(await page.locator('[data-wait-item="B-1"] .badge').getAttribute('title')).toBe('waiting for the daily budget (budgets.perDayUsd)');
       expect(await page.locator('[data-field="wait-summary"]').textContent()).toBe('waiting: 2 for a slot, 1 for the lock, 1 on a dependency, 1 for the budget, 1 for the roadmap update');
@@ -73,7 +73,7 @@ describe('why a work item waits, in status and the dashboard', () => {
       const order: (string | null)[] = [];
       for (const row of await page.locator('[data-table="waiting"] tr[data-waiting-item]').all()) order.push(await row.getAttribute('data-waiting-item'));
       expect(order).toEqual(['P-2', 'P-3', 'P-4', 'P-5', 'P-6', 'B-1']);
-      expect(await page.locator('tr[data-waiting-item="P-4"]').textContent()).toMatch(/^PRIORITY 4Item P-4merginglock P-7 \(merging\) for \d/);
+      expect(await page.locator('tr[data-waiting-item="P-4"]').textContent()).toMatch(/^PRIORITY 4Item P-4merginglock main is being updated; PRIORITY 4 is next in roadmap order for \d/);
       // How long it has waited ticks on the open page.
       const waited = () => page.locator('tr[data-waiting-item="P-2"] [data-field="waited"]').textContent();
       const first = await waited();
@@ -83,10 +83,10 @@ describe('why a work item waits, in status and the dashboard', () => {
       // A wait that ends disappears live (the dashboard follows the store); one that begins appears.
       const at = new Date().toISOString();
       await store.updateWorkItem('P-2' as WorkItemId, { ...cleared, updatedAt: at });
-      await store.updateWorkItem('P-1' as WorkItemId, { waitingFor: 'lock', waitingDetail: 'P-4 (merging)', waitingSince: at, updatedAt: at });
+      await store.updateWorkItem('P-1' as WorkItemId, { waitingFor: 'backoff', waitingDetail: 'retry at 10:00:05 UTC', waitingSince: at, updatedAt: at });
       await page.locator('tr[data-waiting-item="P-2"]').waitFor({ state: 'detached', timeout: 15_000 });
       await page.locator('tr[data-waiting-item="P-1"]').waitFor({ timeout: 15_000 });
-      expect(await page.locator('tr[data-waiting-item="P-1"]').textContent()).toContain('lock P-4 (merging)');
+      expect(await page.locator('tr[data-waiting-item="P-1"]').textContent()).toContain('backoff retry at 10:00:05 UTC');
       await page.click('nav a[href="#/work-items"]');
       await page.locator('[data-wait-item="P-1"]').waitFor();
       expect(await cell('P-2').textContent()).toBe('');
@@ -94,12 +94,12 @@ describe('why a work item waits, in status and the dashboard', () => {
       // …and on the Work items page while it is open.
       await store.updateWorkItem('P-3' as WorkItemId, { ...cleared, updatedAt: new Date().toISOString() });
       await page.locator('[data-wait-item="P-3"]').waitFor({ state: 'detached', timeout: 15_000 });
-      expect(await page.locator('[data-field="wait-summary"]').textContent()).toBe('waiting: 2 for the lock, 1 on a dependency, 1 for the budget, 1 for the roadmap update');
+      expect(await page.locator('[data-field="wait-summary"]').textContent()).toBe('waiting: 1 for the lock, 1 on a dependency, 1 in backoff, 1 for the budget, 1 for the roadmap update');
 
       const after = await runCli(['status'], { cwd: repo.path, env });
       expect(after.stdout).toMatch(/PRIORITY 2\s+Item P-2\s+spec_ready\s+0\s/);
-      expect(after.stdout).toMatch(/PRIORITY 1\s+Item P-1\s+implementing\s+lock \(P-4 \(merging\)\) for \d+(s| ms)\s/);
-      expect(after.stdout).toContain('waiting: 2 for the lock, 1 on a dependency, 1 for the budget, 1 for the roadmap update\n');
+      expect(after.stdout).toMatch(/PRIORITY 1\s+Item P-1\s+implementing\s+backoff \(retry at 10:00:05 UTC\) for \d+(s| ms)\s/);
+      expect(after.stdout).toContain('waiting: 1 for the lock, 1 on a dependency, 1 in backoff, 1 for the budget, 1 for the roadmap update\n');
 
       // Nothing waits: no column, no summary, and Now says so.
       for (const item of ITEMS) await store.updateWorkItem(idOf(item), { ...cleared, updatedAt: new Date().toISOString() });

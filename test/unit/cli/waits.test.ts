@@ -18,6 +18,11 @@ describe('describeWait (the WAITING FOR cell of status)', () => {
     expect(describeWait(wait('roadmap', null, '2026-11-25T10:05:00.000Z'), NOW)).toBe('roadmap for 0 ms');
   });
 
+  it('cuts a long detail, never the duration', () => {
+    const detail = 'the project manager is marking P-1, P-2, P-3, P-4, P-5, P-6, P-7, P-8; P-9 is in the next batch';
+    expect(describeWait(wait('roadmap', detail, '2026-11-25T10:00:00.000Z'), NOW, 40)).toBe('roadmap (the project manager is marking P-1, P-2…) for 12s');
+  });
+
   it('is null when the item does not wait', () => {
     expect(describeWait(wait(null, 'left over', '2026-11-25T10:00:00.000Z'), NOW)).toBeNull();
   });
