@@ -24,9 +24,14 @@ export interface RunView extends RunSummary {
   workItemTitle: string | null;
 }
 
+/** A work item that waits, as the Now page lists it (the store's waiting_* columns with the item's name and state). */
+export type WaitingItem = Pick<WorkItemRecord, 'id' | 'kind' | 'number' | 'title' | 'state' | 'waitingFor' | 'waitingDetail' | 'waitingSince'>;
+
 export interface NowResponse {
   runs: RunView[];
   recent: RunView[];
+  /** Work items waiting for something (a slot, the lock, a dependency, a backoff, the budget, the roadmap update), in roadmap order. */
+  waiting: WaitingItem[];
 }
 
 export interface RunListResponse {

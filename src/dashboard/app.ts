@@ -15,6 +15,7 @@ import type {
   StopResponse,
   UsageResponse,
   WorkItemDetailResponse,
+  WaitingItem,
   WorkItemView,
   WorkItemsResponse,
 } from './api-types.js';
@@ -139,7 +140,10 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const items = await workItemTitles();
     const active = await store.listRuns({ statuses: ['queued', 'running'], limit: 200 });
     const recent = (await store.listRuns({ limit: 25 })).filter((run) => isTerminalRunStatus(run.status)).slice(0, 15);
-    return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)) });
+    const waiting = [...items.values()]
+      .filter((item) => item.waitingFor !== null)
+      .map(({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }): WaitingItem => ({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }));
+    return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)), waiting });
   });
 
   app.get('/api/runs', async (c) => {

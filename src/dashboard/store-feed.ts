@@ -1,11 +1,14 @@
 import type { EventBus, InvocationId, RunId } from '../events/index.js';
 import { isTerminalRunStatus } from '../events/index.js';
-import type { Store } from '../store/index.js';
+import type { Store, WorkItemRecord } from '../store/index.js';
+
+/** A work item's wait as one comparable value ('' when it does not wait). */
+const waitKey = (item: WorkItemRecord): string => (item.waitingFor === null ? '' : JSON.stringify([item.waitingFor, item.waitingDetail, item.waitingSince]));
 
 /**
  * For a dashboard running in its own process (`orchestrator dashboard`) while orchestrators run elsewhere: turns
  * what they write to the store into the same bus events an in-process orchestrator emits (runs starting and
- * ending, their messages, work-item transitions), by reading what is new every `intervalMs`. In the
+ * ending, their messages, work-item transitions and waits), by reading what is new every `intervalMs`. In the
  * orchestrator's own process the dashboard listens to its bus directly and this is not used.
  */
 export class StoreFeed {
@@ -14,6 +17,8 @@ export class StoreFeed {
   readonly #intervalMs: number;
   readonly #active = new Map<RunId, { status: string; lastSeq: Map<InvocationId, number> }>();
   #lastEventId = 0;
+  /** Each work item's last seen wait (waitKey); a wait is a column, not an event, so changes are found by comparing. */
+  readonly #waits = new Map<string, string>();
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
 
@@ -26,6 +31,7 @@ export class StoreFeed {
   /** Starts following from now: what is already in the store is the pages' snapshot, not news. */
   async start(onError: (error: unknown) => void): Promise<void> {
     this.#lastEventId = await this.#store.lastEventId();
+    for (const item of await this.#store.listWorkItems()) this.#waits.set(item.id, waitKey(item));
     for (const run of await this.#store.listRuns({ statuses: ['queued', 'running'], limit: 1000 })) {
       const lastSeq = new Map<InvocationId, number>();
       for (const invocation of await this.#store.listInvocations(run.id)) {
@@ -51,7 +57,7 @@ export class StoreFeed {
     await this.#polling;
   }
 
-  /** One round: new runs, their new messages, ended runs, new transitions. */
+  /** One round: new runs, their new messages, ended runs, new transitions, changed waits. */
   async poll(): Promise<void> {
     const active = await this.#store.listRuns({ statuses: ['queued', 'running'], limit: 1000 });
     const seen = new Set<RunId>();
@@ -93,6 +99,12 @@ export class StoreFeed {
         const level = event.data.level === 'warn' || event.data.level === 'error' ? event.data.level : 'info';
         this.#bus.emit('orchestrator.notice', { level, message: event.message, at: event.at });
       }
+    }
+    for (const item of await this.#store.listWorkItems()) {
+      const key = waitKey(item);
+      if ((this.#waits.get(item.id) ?? '') === key) continue;
+      this.#waits.set(item.id, key);
+      this.#bus.emit('work_item.waiting', { workItemId: item.id, waitingFor: item.waitingFor, waitingDetail: item.waitingDetail, waitingSince: item.waitingSince, at: item.updatedAt });
     }
   }
 

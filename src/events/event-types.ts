@@ -102,6 +102,19 @@ export interface WorkItemTransitionedEvent {
   at: string;
 }
 
+/**
+ * A work item began waiting, its wait changed, or its wait ended (`waitingFor` null). `waitingFor` is the store's
+ * WaitReason ('slot' | 'lock' | 'dependency' | 'backoff' | 'budget' | 'roadmap'), a plain string here because
+ * events/ does not import store/.
+ */
+export interface WorkItemWaitingEvent {
+  workItemId: WorkItemId;
+  waitingFor: string | null;
+  waitingDetail: string | null;
+  waitingSince: string | null;
+  at: string;
+}
+
 export interface PermissionDeniedEvent {
   runId: RunId;
   invocationId: InvocationId;
@@ -119,6 +132,7 @@ export interface OrchestratorEvents {
   'run.permission_denied': PermissionDeniedEvent;
   'run.ended': RunEndedEvent;
   'work_item.transitioned': WorkItemTransitionedEvent;
+  'work_item.waiting': WorkItemWaitingEvent;
   'orchestrator.notice': { level: 'info' | 'warn' | 'error'; message: string; at: string };
 }
 

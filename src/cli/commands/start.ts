@@ -10,6 +10,7 @@ import { openContext, type CommandContext, type GlobalOptions } from '../context
 import { openDashboard } from './dashboard.js';
 import { formatCost, painter, table } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
+import { describeWait } from '../waits.js';
 import { priceTable } from '../../usage/index.js';
 
 export interface StartOptions extends GlobalOptions {
@@ -119,8 +120,9 @@ async function writeRoadmapBanner(ctx: CommandContext, supervisor: Supervisor): 
 
 const SHORT_AGENT: Record<string, string> = { architect: 'arch', 'code-developer': 'dev', 'code-reviewer': 'review', 'project-manager': 'pm', 'bug-fixer': 'fix' };
 
-/** Each work item with its state, runs, tokens, cost and time. */
-export async function summaryTable(store: Store, items: readonly WorkItemRecord[]): Promise<string> {
+/** Each work item with its state, runs, tokens, cost and time; and why it waits, when any item does. */
+export async function summaryTable(store: Store, items: readonly WorkItemRecord[], nowMs = Date.now()): Promise<string> {
+  const showWaits = items.some((item) => item.waitingFor !== null);
   const rows: string[][] = [];
   for (const item of items) {
     const runs = await store.listRuns({ workItemId: item.id, limit: 1000 });
@@ -131,6 +133,7 @@ export async function summaryTable(store: Store, items: readonly WorkItemRecord[
       item.kind === 'bug' ? `BUG ${item.number}` : `PRIORITY ${item.number}`,
       item.title.slice(0, 32),
       item.state,
+      ...(showWaits ? [describeWait(item, nowMs) ?? ''] : []),
       String(runs.length),
       runs.map((run) => SHORT_AGENT[run.agent] ?? run.agent).reverse().join(' '),
       tokens.toLocaleString('en-US'),
@@ -139,5 +142,5 @@ export async function summaryTable(store: Store, items: readonly WorkItemRecord[
       item.blockedReason ? item.blockedReason.slice(0, 60) : '',
     ]);
   }
-  return table(['ITEM', 'TITLE', 'STATE', 'RUNS', 'AGENTS', 'TOKENS', 'COST', 'SESSION TIME', 'BLOCKED REASON'], rows);
+  return table(['ITEM', 'TITLE', 'STATE', ...(showWaits ? ['WAITING FOR'] : []), 'RUNS', 'AGENTS', 'TOKENS', 'COST', 'SESSION TIME', 'BLOCKED REASON'], rows);
 }

@@ -5,11 +5,12 @@ import { slugify } from '../../roadmap/index.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { painter } from '../format.js';
 import { loadRoadmapView, roadmapHeader, roadmapItemsTable, roadmapProblemsText } from '../roadmap-view.js';
+import { summarizeWaits } from '../waits.js';
 import { summaryTable } from './start.js';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 
-/** `orchestrator status`: every roadmap item (status, note, what start does with it), the roadmap's problems, work items with their runs, and the latest transitions. */
+/** `orchestrator status`: every roadmap item (status, note, what start does with it), the roadmap's problems, work items with their runs and why they wait, and the latest transitions. */
 export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<number> {
   const ctx = await openContext(options);
   try {
@@ -26,7 +27,8 @@ export async function statusCommand(options: GlobalOptions & { json?: boolean })
       ctx.stdout.write('nothing started yet: `orchestrator start` takes the items above (`orchestrator plan` shows its order); `orchestrator bug` files a bug.\n');
       return 0;
     }
-    ctx.stdout.write(`${paint.bold('Work items')}\n${await summaryTable(ctx.store, items)}\n\n${paint.bold('Recent transitions')}\n`);
+    const waits = summarizeWaits(items);
+    ctx.stdout.write(`${paint.bold('Work items')}\n${await summaryTable(ctx.store, items)}\n${waits ? `${paint.yellow(waits)}\n` : ''}\n${paint.bold('Recent transitions')}\n`);
     const events = (await ctx.store.listEvents({ limit: 100_000 })).filter((event) => event.kind === 'work_item.transitioned').slice(-15);
     for (const event of events) ctx.stdout.write(`${event.at.replace('T', ' ').slice(0, 19)}  ${event.workItemId ?? ''}  ${typeof event.data.from === 'string' ? event.data.from : '?'} → ${typeof event.data.to === 'string' ? event.data.to : '?'}  ${paint.dim(event.message)}\n`);
     return 0;

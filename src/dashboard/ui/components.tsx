@@ -2,7 +2,8 @@ import { useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import type { RunView, StopResponse } from '../api-types.js';
 import { ApiError, postJson } from './api.js';
-import { money, shortId } from './format.js';
+import { WAIT_REASON_TITLES, money, shortId, since } from './format.js';
+import { useNow } from './live.js';
 
 const ESTIMATE_TITLE = 'estimated: the session ended without the CLI\'s result (killed, out of memory, crashed), so tokens and cost come from its recorded messages and a price table';
 
@@ -18,6 +19,31 @@ export function Cost({ usd, estimated, note, digits = 4 }: { usd: number; estima
 
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge status-${status.replace(/[^a-z_]/g, '')}`} data-status={status}>{status.replace('_', ' ')}</span>;
+}
+
+/** How long a wait has lasted, ticking every second (its own component, so only waiting cells re-render). */
+function Waited({ since: start }: { since: string }) {
+  const now = useNow();
+  return (
+    <span class="muted" data-field="waited" title={`since ${start}`}>
+      {' '}
+      for {since(start, now)}
+    </span>
+  );
+}
+
+/** Why a work item waits: the reason, the wait in words, and for how long. Nothing when it does not wait. */
+export function WaitInfo({ item }: { item: { id: string; waitingFor: string | null; waitingDetail: string | null; waitingSince: string | null } }) {
+  if (item.waitingFor === null) return null;
+  return (
+    <span class="wait-info" data-wait={item.waitingFor} data-wait-item={item.id}>
+      <span class={`badge wait wait-${item.waitingFor.replace(/[^a-z]/g, '')}`} title={`waiting for ${WAIT_REASON_TITLES[item.waitingFor] ?? item.waitingFor}`}>
+        {item.waitingFor}
+      </span>
+      {item.waitingDetail && <span data-field="wait-detail"> {item.waitingDetail}</span>}
+      {item.waitingSince && <Waited since={item.waitingSince} />}
+    </span>
+  );
 }
 
 const AGENT_CLASS: Record<string, string> = {

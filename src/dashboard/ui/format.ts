@@ -31,3 +31,32 @@ export function time(iso: string | null): string {
 export function shortId(id: string): string {
   return id.slice(-8);
 }
+
+/** What each wait reason means (the store's WaitReason values), for a badge's title. */
+export const WAIT_REASON_TITLES: Readonly<Record<string, string>> = {
+  slot: 'a session slot: as many sessions run as `concurrency` allows',
+  lock: 'the integration lock: another item merges, or the roadmap is being updated',
+  dependency: 'a dependency: an item it depends on is not merged yet',
+  backoff: "a retry's backoff, after a transient failure",
+  budget: 'the daily budget (budgets.perDayUsd)',
+  roadmap: "the project manager's batched roadmap update",
+};
+
+/** The summary's phrase per reason, in the order they are listed: "3 for a slot", "2 on dependencies". */
+const WAIT_PHRASES: readonly [string, (n: number) => string][] = [
+  ['slot', (n) => `${n} for a slot`],
+  ['lock', (n) => `${n} for the lock`],
+  ['dependency', (n) => `${n} on ${n === 1 ? 'a dependency' : 'dependencies'}`],
+  ['backoff', (n) => `${n} in backoff`],
+  ['budget', (n) => `${n} for the budget`],
+  ['roadmap', (n) => `${n} for the roadmap update`],
+];
+
+/** "3 for a slot, 1 for the lock, 2 on dependencies"; '' when nothing waits. Unknown reasons are counted by name. */
+export function waitSummary(items: readonly { waitingFor: string | null }[]): string {
+  const counts = new Map<string, number>();
+  for (const item of items) if (item.waitingFor !== null) counts.set(item.waitingFor, (counts.get(item.waitingFor) ?? 0) + 1);
+  const known = WAIT_PHRASES.filter(([reason]) => counts.has(reason)).map(([reason, phrase]) => phrase(counts.get(reason)!));
+  const other = [...counts].filter(([reason]) => !WAIT_PHRASES.some(([name]) => name === reason)).map(([reason, n]) => `${n} for ${reason}`);
+  return [...known, ...other].join(', ');
+}

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import type { ActivityEvent, NowResponse, RunView } from '../api-types.js';
+import type { ActivityEvent, NowResponse, RunView, WaitingItem } from '../api-types.js';
 import { getJson } from './api.js';
-import { Card, Cost, ErrorBox, GridHead, RunCells, StopButton } from './components.js';
-import { duration, money, since, time, tokens } from './format.js';
+import { Card, Cost, ErrorBox, GridHead, RunCells, StatusBadge, StopButton, WaitInfo } from './components.js';
+import { duration, money, since, time, tokens, waitSummary } from './format.js';
 import { useLiveResource, useNow, type Reduction } from './live.js';
 
 interface Notice {
@@ -21,8 +21,59 @@ function reduceNow(state: NowResponse, name: string, data: unknown): Reduction<N
     runs[index] = { ...runs[index]!, status: 'running', live: activity.live ?? runs[index]!.live, lastEventAt: activity.at };
     return { ...state, runs };
   }
+  if (name === 'work_item.waiting') {
+    const event = data as { workItemId: string; waitingFor: WaitingItem['waitingFor']; waitingDetail: string | null; waitingSince: string | null };
+    const index = state.waiting.findIndex((item) => item.id === event.workItemId);
+    if (event.waitingFor === null) return index === -1 ? state : { ...state, waiting: state.waiting.filter((item) => item.id !== event.workItemId) };
+    // A new wait: the item's title and place in the roadmap order come from the snapshot.
+    if (index === -1) return 'reload';
+    const waiting = [...state.waiting];
+    waiting[index] = { ...waiting[index]!, waitingFor: event.waitingFor, waitingDetail: event.waitingDetail, waitingSince: event.waitingSince };
+    return { ...state, waiting };
+  }
+  if (name === 'work_item.transitioned') {
+    const event = data as { workItemId: string; to: string };
+    if (!state.waiting.some((item) => item.id === event.workItemId)) return state;
+    return { ...state, waiting: state.waiting.map((item) => (item.id === event.workItemId ? { ...item, state: event.to } : item)) };
+  }
   if (name === 'run.queued' || name === 'run.started' || name === 'run.ended') return 'reload';
   return state;
+}
+
+/** The work items that wait, and why: next to the active runs, so that an idle slot or a queue explains itself. */
+function WaitingCard({ items }: { items: readonly WaitingItem[] | null }) {
+  const summary = items ? waitSummary(items) : '';
+  return (
+    <Card title={`Waiting${items ? ` (${items.length})` : ''}`} actions={summary && <span class="muted small" data-field="wait-summary">{summary}</span>}>
+      {items === null ? (
+        <p class="muted">loading…</p>
+      ) : items.length === 0 ? (
+        <p class="muted empty" data-empty="waiting">No work item waits: each one is running, at rest, done or blocked.</p>
+      ) : (
+        <table class="grid" data-table="waiting">
+          <GridHead columns={['item', 'title', 'state', 'waiting for']} />
+          <tbody>
+            {items.map((item) => (
+              <tr key={item.id} data-waiting-item={item.id}>
+                <td>
+                  <a href="#/work-items">{item.kind === 'bug' ? `BUG ${item.number}` : `PRIORITY ${item.number}`}</a>
+                </td>
+                <td class="truncate" title={item.title}>
+                  {item.title}
+                </td>
+                <td>
+                  <StatusBadge status={item.state} />
+                </td>
+                <td>
+                  <WaitInfo item={item} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
 }
 
 function ActiveRow({ run, now }: { run: RunView; now: number }) {
@@ -97,6 +148,7 @@ export function NowPage() {
           </table>
         )}
       </Card>
+      <WaitingCard items={data?.waiting ?? null} />
       <div class="two-columns">
         <Card title="Recently finished">
           {data && data.recent.length > 0 ? (

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
 import type { DocumentResponse, RoadmapReadRecord, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
 import { getJson } from './api.js';
-import { Card, Cost, ErrorBox, GridHead, StatusBadge } from './components.js';
-import { shortId, time } from './format.js';
-import { useLiveResource } from './live.js';
+import { Card, Cost, ErrorBox, GridHead, StatusBadge, WaitInfo } from './components.js';
+import { shortId, time, waitSummary } from './format.js';
+import { useLiveResource, type Reduction } from './live.js';
 
 const SHORT_AGENT: Record<string, string> = { architect: 'arch', 'code-developer': 'dev', 'code-reviewer': 'review', 'project-manager': 'pm', 'bug-fixer': 'fix' };
 
@@ -94,6 +94,9 @@ function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; 
         <td>
           <StatusBadge status={item.state} />
         </td>
+        <td class="small" data-field="waiting">
+          <WaitInfo item={item} />
+        </td>
         <td class="runs-cell">
           {[...item.runs].reverse().map((run) => (
             <a key={run.id} href={`#/runs/${run.id}`} class={`run-chip status-${run.status}`} title={`${run.agent} ${shortId(run.id)}: ${run.status}`}>
@@ -114,7 +117,7 @@ function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; 
       </tr>
       {open && (
         <tr class="detail-row">
-          <td colSpan={8}>
+          <td colSpan={9}>
             <Documents item={item} />
             <History id={item.id} />
           </td>
@@ -147,12 +150,25 @@ function RoadmapProblems({ roadmap }: { roadmap: RoadmapReadRecord | null }) {
   );
 }
 
+/** A wait that began, changed or ended is patched in place; anything else that changes the page reloads it. */
+function reduceWorkItems(state: WorkItemsResponse, name: string, payload: unknown): Reduction<WorkItemsResponse> {
+  if (name === 'work_item.waiting') {
+    const event = payload as { workItemId: string; waitingFor: string | null; waitingDetail: string | null; waitingSince: string | null };
+    const index = state.items.findIndex((item) => item.id === event.workItemId);
+    if (index === -1) return 'reload';
+    const items = [...state.items];
+    items[index] = { ...items[index]!, waitingFor: event.waitingFor as WorkItemView['waitingFor'], waitingDetail: event.waitingDetail, waitingSince: event.waitingSince };
+    return { ...state, items };
+  }
+  return name === 'work_item.transitioned' || name === 'run.started' || name === 'run.ended' || name === 'orchestrator.notice' ? 'reload' : state;
+}
+
 export function WorkItemsPage() {
   const [open, setOpen] = useState<Set<string>>(new Set());
   const { data, error } = useLiveResource<WorkItemsResponse>({
     key: 'work-items',
     load: () => getJson<WorkItemsResponse>('/api/work-items'),
-    reduce: (state, name) => (name === 'work_item.transitioned' || name === 'run.started' || name === 'run.ended' || name === 'orchestrator.notice' ? 'reload' : state),
+    reduce: reduceWorkItems,
   });
   const toggle = (id: string) =>
     setOpen((current) => {
@@ -163,15 +179,24 @@ export function WorkItemsPage() {
     });
   const counts = new Map<string, number>();
   for (const item of data?.items ?? []) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+  const waits = waitSummary(data?.items ?? []);
   return (
     <div class="page">
       <ErrorBox error={error} />
-      <Card title="Work items" actions={<div class="state-counts">{[...counts].map(([state, n]) => <span key={state}><StatusBadge status={state} /> {n}</span>)}</div>}>
+      <Card
+        title="Work items"
+        actions={
+          <div class="state-counts">
+            {waits && <span class="muted" data-field="wait-summary">waiting: {waits}</span>}
+            {[...counts].map(([state, n]) => <span key={state}><StatusBadge status={state} /> {n}</span>)}
+          </div>
+        }
+      >
         {data && data.items.length === 0 ? (
           <p class="muted">No work items yet: `orchestrator start` reads docs/roadmap/ROADMAP.md (`orchestrator plan` shows what it will take), and `orchestrator bug` files bugs.</p>
         ) : (
           <table class="grid" data-table="work-items">
-            <GridHead columns={['item', 'title', 'state', 'runs', 'branch', 'spec / review', 'cost', 'blocked reason']} numeric={['cost']} />
+            <GridHead columns={['item', 'title', 'state', 'waiting for', 'runs', 'branch', 'spec / review', 'cost', 'blocked reason']} numeric={['cost']} />
             <tbody>
               {(data?.items ?? []).map((item) => (
                 <ItemRow key={item.id} item={item} open={open.has(item.id)} onToggle={() => toggle(item.id)} />

@@ -160,6 +160,22 @@ describe('dashboard API over a real store', () => {
     expect(body.roadmap).toMatchObject({ branch: 'main', itemCount: 5, problems: [problem] });
   });
 
+  it('lists the work items that wait on now, and carries the wait on every work item; a cleared wait is gone', async () => {
+    await startWith();
+    expect((await json<{ waiting: unknown[] }>('/api/now')).waiting).toEqual([]);
+    await store.upsertWorkItem({ id: 'P-2' as WorkItemId, kind: 'priority', number: '2', title: 'Two', slug: 'two', state: 'spec_ready', position: 1, at: '2026-11-25T09:05:00.000Z' });
+    await store.updateWorkItem('P-2' as WorkItemId, { waitingFor: 'slot', waitingDetail: '4 of 4 sessions running', waitingSince: '2026-11-25T09:05:01.000Z', updatedAt: '2026-11-25T09:05:01.000Z' });
+    const now = await json<{ waiting: unknown[] }>('/api/now');
+    expect(now.waiting).toEqual([{ id: 'P-2', kind: 'priority', number: '2', title: 'Two', state: 'spec_ready', waitingFor: 'slot', waitingDetail: '4 of 4 sessions running', waitingSince: '2026-11-25T09:05:01.000Z' }]);
+    const items = await json<{ items: { id: string; waitingFor: string | null; waitingDetail: string | null; waitingSince: string | null }[] }>('/api/work-items');
+    expect(items.items.map((item) => [item.id, item.waitingFor, item.waitingDetail, item.waitingSince])).toEqual([
+      ['P-1', null, null, null],
+      ['P-2', 'slot', '4 of 4 sessions running', '2026-11-25T09:05:01.000Z'],
+    ]);
+    await store.updateWorkItem('P-2' as WorkItemId, { waitingFor: null, waitingDetail: null, waitingSince: null, updatedAt: '2026-11-25T09:05:02.000Z' });
+    expect((await json<{ waiting: unknown[] }>('/api/now')).waiting).toEqual([]);
+  });
+
   it("serves a work item's committed spec, redacted; 404 when there is none, 400 for an unknown kind", async () => {
     await startWith();
     const spec = await json<{ path: string; ref: string; text: string }>('/api/work-items/P-1/documents/spec');

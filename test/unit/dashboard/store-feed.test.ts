@@ -72,3 +72,31 @@ describe('StoreFeed (a dashboard in its own process follows what orchestrators c
     }
   });
 });
+
+describe('StoreFeed: waits', () => {
+  it('tells the bus when a wait begins, changes and ends, not what was there before it started', async () => {
+    const at = '2026-11-25T10:00:00.000Z';
+    for (const n of ['1', '2', '3']) await store.upsertWorkItem({ id: `P-${n}` as WorkItemId, kind: 'priority', number: n, title: n, slug: n, state: 'planned', position: Number(n), at });
+    await store.updateWorkItem('P-1' as WorkItemId, { waitingFor: 'dependency', waitingDetail: 'PRIORITY 0', waitingSince: at, updatedAt: at });
+    const bus = new EventBus();
+    const seen: string[] = [];
+    bus.on('work_item.waiting', (event) => seen.push(`${event.workItemId}: ${event.waitingFor ?? 'none'} ${event.waitingDetail ?? ''} ${event.waitingSince ?? ''}`.trim()));
+    const feed = new StoreFeed(store, bus, { intervalMs: 60_000 });
+    await feed.start(() => {});
+    try {
+      await feed.poll();
+      expect(seen).toEqual([]);
+      await store.updateWorkItem('P-2' as WorkItemId, { waitingFor: 'slot', waitingDetail: '4 of 4 sessions running', waitingSince: '2026-11-25T10:00:01.000Z', updatedAt: '2026-11-25T10:00:01.000Z' });
+      await feed.poll();
+      await feed.poll();
+      expect(seen).toEqual(['P-2: slot 4 of 4 sessions running 2026-11-25T10:00:01.000Z']);
+      seen.length = 0;
+      await store.updateWorkItem('P-2' as WorkItemId, { waitingDetail: '3 of 3 sessions running', updatedAt: '2026-11-25T10:00:02.000Z' });
+      await store.updateWorkItem('P-1' as WorkItemId, { waitingFor: null, waitingDetail: null, waitingSince: null, updatedAt: '2026-11-25T10:00:02.000Z' });
+      await feed.poll();
+      expect(seen.sort()).toEqual(['P-1: none', 'P-2: slot 3 of 3 sessions running 2026-11-25T10:00:01.000Z']);
+    } finally {
+      await feed.stop();
+    }
+  });
+});
