@@ -84,7 +84,7 @@ export class Supervisor {
     this.#repo = new RepoOps(config.repoRoot);
     this.#limiter = new ConcurrencyLimiter(config.concurrency.maxRuns, config.concurrency.perRole);
     this.#budget = new BudgetLedger(store, config.budgets, config.concurrency.maxRuns);
-    this.#waits = new WaitBoard(store);
+    this.#waits = new WaitBoard(store, options.bus);
     this.#gate = new IntegrationGate({
       repo: this.#repo,
       store,
