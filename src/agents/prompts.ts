@@ -130,12 +130,14 @@ export function reviewerPrompt(item: PriorityRef | BugRef, context: { kind: 'PRI
  * One session marks every item merged since the last roadmap update: its first lines name them, one
  * `PRIORITY <n>: <title>` line each, and where each one's status is (so that a careful agent reads only those lines).
  */
-export function projectManagerPrompt(items: readonly (PriorityRef & { statusAt?: string })[], context: { roadmapPath: string; integrationBranch: string }): string {
+export function projectManagerPrompt(items: readonly (PriorityRef & { statusAt?: string })[], context: { roadmapPath: string; integrationBranch: string; workingDirectory?: string }): string {
   const many = items.length > 1;
   return [
     'ROLE: project-manager',
     ...items.map((item) => `PRIORITY ${item.number}: ${item.title}`),
     '',
+    // Said in the task: a session whose system prompt is its agent file's alone has no environment block.
+    ...(context.workingDirectory ? [`Working directory: ${context.workingDirectory}`] : []),
     `${many ? `These ${items.length} priorities were` : 'This priority was'} reviewed and merged into ${context.integrationBranch}.`,
     `In ${context.roadmapPath}, set the status of ${many ? 'each of them' : `PRIORITY ${items[0]?.number ?? ''}`} to "✅ Complete": its **Status**: line if it has one, otherwise the status at the end of its heading, otherwise add a line \`**Status**: ✅ Complete\` right under its heading.`,
     ...items.filter((item) => item.statusAt).map((item) => `- priority ${item.number}: ${item.statusAt ?? ''}`),

@@ -19,6 +19,12 @@ const runtimeSchema = z
     stopGraceSeconds: z.number().positive().default(5),
     /** Limit on agentic turns of one session (`--max-turns`). */
     maxTurns: z.number().int().positive().default(200),
+    /**
+     * Roles whose sessions get their agent file's body as their whole system prompt, the way Claude Code runs an
+     * agent, instead of appended to Claude Code's own (about 6.7 kB per request). For small, mechanical roles:
+     * the project manager's status edit needs only Read and Edit, and their descriptions come with the tools.
+     */
+    agentPromptOnly: z.array(z.string().min(1)).default(['project-manager']),
     /** Extra environment variables for sessions (not secrets: put API keys in the environment). */
     env: z.record(z.string(), z.string()).default({}),
   })

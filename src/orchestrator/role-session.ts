@@ -107,6 +107,7 @@ export class RoleSessions {
           stopGraceMs: config.runtime.stopGraceSeconds * 1000,
           maxTurns: config.runtime.maxTurns,
           maxBudgetUsd: ticket.budget.maxBudgetUsd,
+          agentPromptOnly: config.runtime.agentPromptOnly.includes(role),
           prices: priceTable(config.pricing),
           signal,
         });

@@ -56,6 +56,11 @@ export interface RunAgentOptions {
   prices?: PriceTable;
   /** Per-run cost cap in USD, enforced by the CLI after each turn (`--max-budget-usd`). */
   maxBudgetUsd?: number | undefined;
+  /**
+   * Run with the agent's instructions as the whole system prompt (`--system-prompt`), as Claude Code runs an agent
+   * file, instead of appended to Claude Code's own (`--append-system-prompt`, the default).
+   */
+  agentPromptOnly?: boolean | undefined;
   signal?: AbortSignal;
   /** Called with the run id as soon as the row exists (before spawning). */
   onRunCreated?: (runId: RunId) => void;
@@ -123,7 +128,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
     cliPath: options.cliPath,
     cwd: options.cwd,
     prompt: options.prompt,
-    appendSystemPrompt: agent.instructions,
+    ...(options.agentPromptOnly ? { systemPrompt: agent.instructions } : { appendSystemPrompt: agent.instructions }),
     ...(model ? { model } : {}),
     ...(tools ? { tools } : {}),
     allowedTools: [...(tools ?? []), ...(options.extraAllowedTools ?? [])],

@@ -559,7 +559,7 @@ export class Supervisor {
     });
     const numbers = items.map((item) => item.number);
     if (items.length > 1) for (const item of items) await this.#audit(item, 'roadmap.batch', `the project manager marks ${numbers.map((number) => `PRIORITY ${number}`).join(', ')} in one session`, { items: numbers });
-    const outcome = await this.#sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: this.#integrationBranch }), branch: this.#integrationBranch, paths: { roadmapPath }, ticket });
+    const outcome = await this.#sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: this.#integrationBranch, workingDirectory: worktree }), branch: this.#integrationBranch, paths: { roadmapPath }, ticket });
     const failAll = async (reason: string, transient: boolean) => {
       for (const item of items) await this.#failed(item, Role.projectManager, reason, transient);
     };

@@ -38,6 +38,8 @@ export interface ClaudeSessionOptions {
   prompt: string;
   /** The role's instructions, appended to Claude Code's own system prompt (see docs/architecture.md). */
   appendSystemPrompt?: string;
+  /** Replaces Claude Code's own system prompt (`--system-prompt`); takes precedence over appendSystemPrompt. */
+  systemPrompt?: string;
   model?: string;
   /** The base tool set (`--tools`); the model sees only these. */
   tools?: readonly string[];
@@ -100,7 +102,8 @@ export function buildCliArgs(options: ClaudeSessionOptions): string[] {
   if (options.disallowedTools && options.disallowedTools.length > 0) args.push('--disallowedTools', options.disallowedTools.join(','));
   args.push('--permission-mode', options.permissionMode ?? 'default');
   if (options.maxTurns !== undefined) args.push('--max-turns', String(options.maxTurns));
-  if (options.appendSystemPrompt) args.push('--append-system-prompt', options.appendSystemPrompt);
+  if (options.systemPrompt) args.push('--system-prompt', options.systemPrompt);
+  else if (options.appendSystemPrompt) args.push('--append-system-prompt', options.appendSystemPrompt);
   if (options.resumeSessionId) args.push('--resume', options.resumeSessionId);
   if (options.toolPermission) args.push('--permission-prompt-tool', 'stdio');
   if (options.extraArgs) args.push(...options.extraArgs);
