@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { architectPrompt, bugFixerPrompt, developerPrompt, projectManagerPrompt, reviewerPrompt, type AgentDefinition } from '../agents/index.js';
+import { architectPrompt, bugFixerPrompt, developerPrompt, reviewerPrompt, type AgentDefinition } from '../agents/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import type { EventBus, RunId, WorkItemId } from '../events/index.js';
 import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
 import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
-import { branchName, checkMarkedCompleteAll, parseRoadmap, slugify, specFileName } from '../roadmap/index.js';
+import { branchName, slugify, specFileName } from '../roadmap/index.js';
 import type { Store, WaitReason, WorkItemRecord } from '../store/index.js';
 import { branchWork, describeBase } from './branch-work.js';
 import { BudgetLedger } from './budget.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
-import { IntegrationGate, mergeTestMarker, type GateClient } from './integration-gate.js';
+import { IntegrationGate } from './integration-gate.js';
 import { developerBriefing, landedReview, unjudgedSuccessOf } from './landed.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { RepoOps } from './repo-ops.js';
@@ -21,6 +21,9 @@ import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role } from './role-policies.js';
 import { RoleSessions, type SessionTicket } from './role-session.js';
 import type { MessageSink } from './run-agent.js';
+import { mergeStep } from './merge-step.js';
+import { markDoneStep } from './roadmap-update.js';
+import { priorityRef, rankOf, type AuditData, type DeveloperNotes, type StepContext } from './step-context.js';
 import { WaitBoard } from './wait-board.js';
 import { WorkItemState, assertTransition, type WorkItemState as State } from './work-item-machine.js';
 
@@ -45,7 +48,6 @@ export interface SupervisorReport {
   stoppedBy: 'idle' | 'signal' | 'budget';
 }
 
-const BUG_SEVERITY_ORDER: Record<string, number> = { critical: 0, high: 1, medium: 3, low: 4 };
 /** States whose item's code is on the integration branch: an item that depends on it may start. */
 const MERGED_STATES: ReadonlySet<string> = new Set([WorkItemState.markingDone, WorkItemState.done]);
 
@@ -70,9 +72,9 @@ export class Supervisor {
   /** The project manager's batch in progress (one at a time: it edits the one roadmap file), with its items. */
   #roadmapBatch: { items: WorkItemId[]; task: Promise<void> } | null = null;
   readonly #notBefore = new Map<WorkItemId, number>();
-  readonly #lastFailure = new Map<WorkItemId, string>();
-  readonly #transientFailures = new Map<WorkItemId, number>();
-  readonly #conflicts = new Map<WorkItemId, string[]>();
+    readonly #transientFailures = new Map<WorkItemId, number>();
+  readonly #notes: DeveloperNotes = { conflicts: new Map(), lastFailure: new Map() };
+  readonly #stepContext: StepContext;
   readonly #agents = new Map<string, AgentDefinition>();
   #integrationBranch = '';
   #budgetNoticeShown = false;
@@ -105,6 +107,25 @@ export class Supervisor {
       markDone: (item, reason) => this.#transition(item, WorkItemState.done, reason),
     });
     this.#sessions = new RoleSessions({ config, store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, agents: this.#agents, signal: options.signal });
+    this.#stepContext = {
+      config,
+      store,
+      repo: this.#repo,
+      gate: this.#gate,
+      sessions: this.#sessions,
+      integrationBranch: () => this.#integrationBranch,
+      transition: (item, to, reason) => this.#transition(item, to, reason),
+      block: (item, reason) => this.#block(item, reason),
+      failed: (item, role, reason, transient) => this.#failed(item, role, reason, transient),
+      audit: (item, kind, message, data) => this.#audit(item, kind, message, data),
+      notice: (level, message) => this.#notice(level, message),
+      worktreeFor: (item) => this.#worktreeFor(item),
+      branchFor: (item) => this.#branchFor(item),
+      roadmapChanged: () => {
+        this.#roadmapSync.invalidate();
+        this.#wakeUp();
+      },
+    };
   }
 
   get integrationBranch(): string {
@@ -200,7 +221,7 @@ export class Supervisor {
         if (batchTried) continue;
         batchTried = true;
         const batch = prioritize(items).filter((other) => other.state === WorkItemState.markingDone && !this.#active.has(other.id));
-        const started = await this.#startSession(batch, Role.projectManager, budgetStop, (ticket) => this.#markDone(batch, ticket));
+        const started = await this.#startSession(batch, Role.projectManager, budgetStop, (ticket) => markDoneStep(this.#stepContext, batch, ticket));
         if (started === 'waiting') waiting = true;
         if (started === 'started') this.#roadmapBatch = { items: batch.map((entry) => entry.id), task: this.#active.get(batch[0]?.id as WorkItemId) ?? Promise.resolve() };
         continue;
@@ -294,7 +315,7 @@ export class Supervisor {
 
   async #advance(item: WorkItemRecord, ticket: SessionTicket | null): Promise<void> {
     const state = item.state as State;
-    if (state === 'merging') return this.#merge(item);
+    if (state === 'merging') return mergeStep(this.#stepContext, item, this.#notes);
     if (ticket === null) throw new Error(`work item ${item.id} in ${state} needs a session slot`);
     switch (state) {
       case 'planned':
@@ -365,7 +386,7 @@ export class Supervisor {
     const since = describeBase(before, this.#integrationBranch);
     // What the last step told the developer survives a restart through the audit trail.
     const briefing = await developerBriefing(this.#options.store, item.id);
-    const conflictFiles = this.#conflicts.get(item.id) ?? briefing.conflictFiles;
+    const conflictFiles = this.#notes.conflicts.get(item.id) ?? briefing.conflictFiles;
     const context = {
       specPath: item.specPath,
       branch,
@@ -373,7 +394,7 @@ export class Supervisor {
       testCommand: config.testCommand ?? null,
       reviewPath: item.state === WorkItemState.changesRequested || (item.reviewPath && !conflictFiles) ? item.reviewPath : null,
       conflictFiles,
-      previousFailure: this.#lastFailure.get(item.id) ?? briefing.previousFailure,
+      previousFailure: this.#notes.lastFailure.get(item.id) ?? briefing.previousFailure,
       branchCommits: before.commits.length > 0 ? { since, commits: before.commits } : null,
     };
     const role = item.kind === 'bug' ? Role.bugFixer : Role.codeDeveloper;
@@ -409,8 +430,8 @@ export class Supervisor {
         return this.#failed(item, role, `\`${config.testCommand}\` ${tests.timedOut ? 'timed out' : `failed (exit ${String(tests.exitCode)})`}: ${tests.outputTail.slice(-5).join(' | ')}`, false);
       }
     }
-    this.#conflicts.delete(item.id);
-    this.#lastFailure.delete(item.id);
+    this.#notes.conflicts.delete(item.id);
+    this.#notes.lastFailure.delete(item.id);
     await this.#transition(item, WorkItemState.reviewing, `${commits.length} new commit(s) on ${branch}${config.testCommand ? ', tests pass' : ''}`);
   }
 
@@ -461,143 +482,6 @@ export class Supervisor {
     await this.#transition(item, WorkItemState.changesRequested, `changes requested in ${reviewPath} (round ${rounds} of ${config.review.maxRounds})`);
   }
 
-  /**
-   * Lands an approved branch: the merge commit is made and tested in the item's own worktree, then the integration
-   * branch advances by compare-and-set under the lock (see IntegrationGate). Holds no session slot.
-   */
-  async #merge(item: WorkItemRecord): Promise<void> {
-    const { config, store } = this.#options;
-    const branch = this.#branchFor(item);
-    const next = item.kind === 'bug' ? WorkItemState.done : WorkItemState.markingDone;
-    // Tests of a merge prepared before a restart may have outlived the crash (their own process group): end them.
-    await killRunProcesses(mergeTestMarker(item.id), null, config.runtime.stopGraceSeconds * 1000);
-    // Stopped after the merge, between deleting the merged branch and recording it: the merge commit says it is done.
-    if (!(await this.#repo.branchExists(branch))) {
-      const mergeCommit = await this.#repo.mergeCommitOf(branch, this.#integrationBranch);
-      if (mergeCommit === null) {
-        await this.#block(item, `branch ${branch} is gone and ${this.#integrationBranch} has no merge of it; restore the branch (git reflog) and unblock the item`);
-        return;
-      }
-      await this.#audit(item, 'merge.completed', `${branch} was merged into ${this.#integrationBranch} at ${mergeCommit.slice(0, 7)} before the restart`, {});
-      await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
-      await this.#transition(item, next, `merged into ${this.#integrationBranch}`);
-      return;
-    }
-    const worktree = await this.#worktreeFor(item);
-    const client: GateClient = { id: item.id, rank: rankOf(item), label: item.id };
-    const message = `Merge ${branch}: ${item.kind === 'bug' ? 'BUG' : 'PRIORITY'} ${item.number} ${item.title}`;
-    const outcome = await this.#gate.landBranch(client, worktree, branch, message, async (from, to, retests) => {
-      await this.#audit(item, 'merge.retest', `${this.#integrationBranch} moved from ${from.slice(0, 7)} to ${to.slice(0, 7)} while the merge of ${branch} was tested; merging and testing again (${retests} of ${config.merge.maxRetests} before it holds the lock to test)`, { from, to, retests });
-    });
-    switch (outcome.kind) {
-      case 'shutdown':
-        return;
-      case 'conflict': {
-        const conflicts = (item.attempts.merge_conflicts ?? 0) + 1;
-        await store.updateWorkItem(item.id, { attempts: { ...item.attempts, merge_conflicts: conflicts }, updatedAt: nowIso() });
-        await this.#audit(item, 'merge.conflicted', `merging ${branch} into ${this.#integrationBranch} conflicted in ${outcome.files.join(', ')}; merge aborted, nothing changed`, { files: outcome.files });
-        if (conflicts > config.retries.maxAttempts) {
-          await this.#block(item, `merge into ${this.#integrationBranch} still conflicts after ${config.retries.maxAttempts} resolution attempt(s): ${outcome.files.join(', ')}`);
-          return;
-        }
-        this.#conflicts.set(item.id, outcome.files);
-        await this.#transition(item, WorkItemState.implementing, `merge conflict in ${outcome.files.join(', ')}: the developer resolves it on ${branch}`);
-        return;
-      }
-      case 'tests_failed': {
-        const failures = (item.attempts.merge_test_failures ?? 0) + 1;
-        const what = `\`${config.testCommand ?? ''}\` ${outcome.tests.timedOut ? 'timed out' : `failed (exit ${String(outcome.tests.exitCode)})`} on the merge of ${branch} into ${this.#integrationBranch} at ${outcome.base.slice(0, 7)}: ${outcome.tests.outputTail.slice(-5).join(' | ')}`;
-        await store.updateWorkItem(item.id, { attempts: { ...item.attempts, merge_test_failures: failures }, updatedAt: nowIso() });
-        await this.#audit(item, 'merge.tests_failed', what, { base: outcome.base });
-        if (failures > config.retries.maxAttempts) {
-          await this.#block(item, `tests still fail on the merge into ${this.#integrationBranch} after ${config.retries.maxAttempts} attempt(s): ${what}`);
-          return;
-        }
-        this.#lastFailure.set(item.id, `${what}. Merge ${this.#integrationBranch} into ${branch} and make the tests pass.`);
-        await this.#transition(item, WorkItemState.implementing, `tests fail on the merge into ${this.#integrationBranch}: back to the developer`);
-        return;
-      }
-      case 'landed':
-      case 'nothing_to_merge':
-        break;
-    }
-    await this.#audit(item, 'merge.completed', outcome.kind === 'landed' ? `merged ${branch} into ${this.#integrationBranch} at ${outcome.sha.slice(0, 7)}${outcome.retests > 0 ? ` after ${outcome.retests} re-test(s)` : ''}` : `${branch} was already merged`, {});
-    this.#notice('info', `merged ${branch} into ${this.#integrationBranch}`);
-    this.#roadmapSync.invalidate();
-    await this.#repo.cleanupMerged(worktree, branch, this.#integrationBranch);
-    await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
-    await this.#transition(item, next, `merged into ${this.#integrationBranch}`);
-    this.#wakeUp();
-  }
-
-  /**
-   * The project manager marks every merged item of the batch complete in one session, in a worktree of its own
-   * (the integration branch is not locked meanwhile); the orchestrator checks that exactly those statuses changed,
-   * commits, and lands the commit by compare-and-set, replaying it if the branch moved (and checking again).
-   */
-  async #markDone(batch: readonly WorkItemRecord[], ticket: SessionTicket): Promise<void> {
-    const { config } = this.#options;
-    const roadmapPath = config.roadmapPath;
-    const tipText = await this.#repo.showFile(this.#integrationBranch, roadmapPath);
-    const onTip = tipText === null ? [] : parseRoadmap(tipText, roadmapPath).items;
-    const marked = (number: string) => onTip.find((entry) => entry.number === number)?.status === 'complete';
-    // Marked before a restart (committed, then the process died): done without a session.
-    for (const item of batch.filter((entry) => marked(entry.number))) {
-      await this.#transition(item, WorkItemState.done, `${roadmapPath} on ${this.#integrationBranch} already marks PRIORITY ${item.number} complete`);
-    }
-    const items = batch.filter((entry) => !marked(entry.number));
-    const first = items[0];
-    if (!first) return;
-    const worktree = await this.#repo.scratchWorktree('_roadmap', this.#integrationBranch);
-    const base = await this.#repo.headSha('HEAD', worktree);
-    const beforeText = await this.#repo.readWorktreeFile(worktree, roadmapPath);
-    const parsed = beforeText === null ? [] : parseRoadmap(beforeText, roadmapPath).items;
-    const refs = items.map((item) => {
-      const entry = parsed.find((candidate) => candidate.number === item.number);
-      const line = entry?.statusLine ?? entry?.headingLine;
-      return { ...priorityRef(item), ...(line !== undefined ? { statusAt: `line ${line}` } : {}) };
-    });
-    const numbers = items.map((item) => item.number);
-    if (items.length > 1) for (const item of items) await this.#audit(item, 'roadmap.batch', `the project manager marks ${numbers.map((number) => `PRIORITY ${number}`).join(', ')} in one session`, { items: numbers });
-    const outcome = await this.#sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: this.#integrationBranch, workingDirectory: worktree }), branch: this.#integrationBranch, paths: { roadmapPath }, ticket });
-    const failAll = async (reason: string, transient: boolean) => {
-      for (const item of items) await this.#failed(item, Role.projectManager, reason, transient);
-    };
-    if (!outcome.ok) return failAll(outcome.reason, outcome.transient);
-    const problem = await this.#verifyRoadmapUpdate(worktree, numbers, beforeText);
-    if (problem !== null) return failAll(problem, false);
-    const label = numbers.map((number) => `PRIORITY ${number}`).join(', ');
-    const commit = await this.#repo.commitFiles(worktree, [roadmapPath], `Roadmap: ${label} complete`);
-    if (commit === null) return failAll(`${roadmapPath} is unchanged`, false);
-    const landed = await this.#gate.landCommit({ id: first.id, rank: rankOf(first), label: first.id }, base, commit, async (onto) => {
-      // The branch moved (a merge landed): the same change, replayed on the new tip, must still be exactly it.
-      const replayed = await this.#repo.replayCommit(worktree, commit, onto);
-      if (replayed === null) return null;
-      const ontoText = await this.#repo.showFile(onto, roadmapPath);
-      const afterText = await this.#repo.readWorktreeFile(worktree, roadmapPath);
-      return ontoText !== null && afterText !== null && checkMarkedCompleteAll(ontoText, afterText, numbers, roadmapPath) === null ? replayed : null;
-    });
-    if (landed === null) {
-      // Someone else changed those lines meanwhile: nothing landed; the next batch starts from the new tip.
-      for (const item of items) await this.#audit(item, 'roadmap.replay_failed', `${this.#integrationBranch} changed ${roadmapPath} while the project manager worked; its change no longer applies and is dropped`, {});
-      return;
-    }
-    this.#roadmapSync.invalidate();
-    for (const item of items) await this.#transition(item, WorkItemState.done, `${roadmapPath} marks PRIORITY ${item.number} ✅ Complete (${landed.slice(0, 7)})`);
-  }
-
-  /** null when the roadmap changed exactly as asked: these items' statuses complete (notes kept), every other line as before. */
-  async #verifyRoadmapUpdate(worktree: string, numbers: readonly string[], beforeText: string | null): Promise<string | null> {
-    const { config } = this.#options;
-    const dirty = await this.#repo.dirtyFiles(worktree);
-    const others = dirty.filter((file) => file !== config.roadmapPath);
-    if (others.length > 0) return `the project manager changed files other than the roadmap: ${others.join(', ')}`;
-    const afterText = await this.#repo.readWorktreeFile(worktree, config.roadmapPath);
-    if (afterText === null) return `${config.roadmapPath} is gone`;
-    if (beforeText === null) return `${config.roadmapPath} was not on ${this.#integrationBranch} before the change`;
-    return checkMarkedCompleteAll(beforeText, afterText, numbers, config.roadmapPath);
-  }
-
   // ---- helpers -----------------------------------------------------------------------------------------------
 
   async #failed(item: WorkItemRecord, role: Role, reason: string, transient: boolean): Promise<void> {
@@ -619,7 +503,7 @@ export class Supervisor {
       return;
     }
     const attempts = fresh.attempts[role] ?? 1;
-    this.#lastFailure.set(item.id, reason);
+    this.#notes.lastFailure.set(item.id, reason);
     if (attempts >= config.retries.maxAttempts) {
       await this.#block(item, `${role} failed ${attempts} time(s); last: ${reason}`);
       return;
@@ -644,7 +528,7 @@ export class Supervisor {
     this.#bus().emit('work_item.transitioned', { workItemId: item.id, from: fresh.state, to, reason, at });
   }
 
-  async #audit(item: WorkItemRecord, kind: string, message: string, data: Record<string, string | number | boolean | null | string[]>): Promise<void> {
+  async #audit(item: WorkItemRecord, kind: string, message: string, data: AuditData): Promise<void> {
     await this.#options.store.appendEvent({ at: nowIso(), kind, workItemId: item.id, message, data });
   }
 
@@ -692,30 +576,12 @@ export class Supervisor {
   }
 }
 
-function priorityRef(item: WorkItemRecord): { number: string; title: string; body: string } {
-  return { number: item.number, title: item.title, body: item.body ?? '' };
-}
 
 /** Bugs of severity critical/high first, then priorities in roadmap order, then other bugs. */
 export function prioritize(items: readonly WorkItemRecord[]): WorkItemRecord[] {
-  const rank = (item: WorkItemRecord): number => {
-    if (item.kind === 'bug') {
-      const severity = BUG_SEVERITY_ORDER[item.severity ?? 'medium'] ?? 3;
-      return severity <= 1 ? severity : 2 + severity;
-    }
-    return 2;
-  };
-  return [...items].sort((a, b) => rank(a) - rank(b) || a.position - b.position || a.createdAt.localeCompare(b.createdAt));
+  return [...items].sort((a, b) => rankOf(a) - rankOf(b) || a.createdAt.localeCompare(b.createdAt));
 }
 
-/** Lower first: the scheduler's and the integration lock's order (bugs of severity critical/high, then the roadmap, then other bugs). */
-function rankOf(item: WorkItemRecord): number {
-  if (item.kind === 'bug') {
-    const severity = BUG_SEVERITY_ORDER[item.severity ?? 'medium'] ?? 3;
-    return (severity <= 1 ? severity : 2 + severity) * 1e9;
-  }
-  return 2e9 + item.position;
-}
 
 function isMerged(number: string, items: readonly WorkItemRecord[]): boolean {
   const found = items.find((other) => other.kind === 'priority' && other.number === number);
