@@ -9,8 +9,12 @@ import { openContext } from '../cli/context.js';
 import { createSampleRepo } from '../demo/sample-repo.js';
 import { architectScenario, developerScenario, projectManagerScenario, reviewerScenario, type Feature } from '../demo/scenarios.js';
 import { parseRoadmap } from '../roadmap/index.js';
+import { DEFAULT_AGENTS, parseAgentDefinition, projectManagerPrompt } from '../agents/index.js';
+import { EventBus } from '../events/index.js';
+import { createToolPolicy, runAgent } from '../orchestrator/index.js';
+import { locateClaudeCli } from '../runtime/index.js';
 import { ScriptedModelServer, type ScenarioInput } from '../scripted-model/index.js';
-import type { AuditEventRecord, RunSummary, Store } from '../store/index.js';
+import { MessageWriter, SqliteStore, type AuditEventRecord, type RunSummary, type Store } from '../store/index.js';
 
 const git = promisify(execFile);
 
@@ -68,6 +72,8 @@ export interface RoleFigure {
 
 export interface PipelineRunFigures {
   maxRuns: number;
+  /** The merge under test holds the integration lock (merge.maxRetests 0): the design we did not choose, for comparison. */
+  testsUnderLock: boolean;
   /** From the orchestrator's start (repository checked, roadmap read) to its return with every item done. */
   wallMs: number;
   sessions: number;
@@ -89,6 +95,8 @@ export interface PipelineRunFigures {
 }
 
 export interface PipelineFigures {
+  /** Input tokens of one project-manager session marking one item: with Claude Code's system prompt (today's) and with the agent's alone. */
+  oneItemPm: { appended: number; agentOnly: number } | null;
   items: number;
   modelTurnMs: number;
   testCommand: string;
@@ -176,12 +184,13 @@ async function sessionHome(root: string): Promise<string> {
  * One pass: a fresh repository with PIPELINE_ITEMS priorities and its own SQLite database, the scripted model
  * answering after MODEL_TURN_MS, the real CLI, and the orchestrator as `start --until-idle --no-dashboard` runs it.
  */
-export async function benchmarkPipelineRun(options: { root: string; maxRuns: number; features: readonly Feature[]; pathEnv: string }): Promise<PipelineRunFigures> {
+export async function benchmarkPipelineRun(options: { root: string; maxRuns: number; testsUnderLock?: boolean; features: readonly Feature[]; pathEnv: string }): Promise<PipelineRunFigures> {
   const { maxRuns, features } = options;
-  const dir = join(options.root, `max-runs-${maxRuns}`);
+  const testsUnderLock = options.testsUnderLock ?? false;
+  const dir = join(options.root, `max-runs-${maxRuns}${testsUnderLock ? '-tests-under-lock' : ''}`);
   await createSampleRepo(dir, {
     roadmap: benchRoadmap(features),
-    config: { testCommand: SLOW_TEST_COMMAND, concurrency: { maxRuns, perRole: { 'code-developer': maxRuns } }, retries: { baseDelayMs: 500 } },
+    config: { testCommand: SLOW_TEST_COMMAND, concurrency: { maxRuns, perRole: { 'code-developer': maxRuns } }, retries: { baseDelayMs: 500 }, ...(testsUnderLock ? { merge: { maxRetests: 0 } } : {}) },
   });
   const model = new ScriptedModelServer({ scenarios: benchScenarios(features), paceMs: MODEL_TURN_MS });
   const url = await model.start();
@@ -214,6 +223,7 @@ export async function benchmarkPipelineRun(options: { root: string; maxRuns: num
     const pm = runs.filter((run) => run.agent === 'project-manager');
     return {
       maxRuns,
+      testsUnderLock,
       wallMs,
       sessions: runs.length,
       sessionSumMs: intervals.reduce((sum, [start, end]) => sum + (end - start), 0),
@@ -235,15 +245,52 @@ export async function benchmarkPipelineRun(options: { root: string; maxRuns: num
   }
 }
 
-/** `maxRuns` 1, then 4, each in a fresh repository and database, in one process (issue 10's benchmark). */
-export async function benchmarkPipeline(options: { pathEnv: string; maxRuns?: readonly number[]; onRun?: (figures: PipelineRunFigures) => void }): Promise<PipelineFigures> {
+/**
+ * `maxRuns` 1, then 4, then 4 with the merge tested under the lock (the alternative design), each in a fresh
+ * repository and database, in one process (issue 10's benchmark); and one project-manager session for one item,
+ * with and without Claude Code's own system prompt, side by side.
+ */
+export async function benchmarkPipeline(options: { pathEnv: string; passes?: readonly { maxRuns: number; testsUnderLock?: boolean }[]; onRun?: (figures: PipelineRunFigures) => void }): Promise<PipelineFigures> {
   const root = await mkdtemp(join(tmpdir(), 'orch-bench-pipeline-'));
   const features = benchFeatures(PIPELINE_ITEMS);
   const runs: PipelineRunFigures[] = [];
-  for (const maxRuns of options.maxRuns ?? [1, 4]) {
-    const figures = await benchmarkPipelineRun({ root, maxRuns, features, pathEnv: options.pathEnv });
+  for (const pass of options.passes ?? [{ maxRuns: 1 }, { maxRuns: 4 }, { maxRuns: 4, testsUnderLock: true }]) {
+    const figures = await benchmarkPipelineRun({ root, ...pass, features, pathEnv: options.pathEnv });
     options.onRun?.(figures);
     runs.push(figures);
   }
-  return { items: PIPELINE_ITEMS, modelTurnMs: MODEL_TURN_MS, testCommand: SLOW_TEST_COMMAND, runs };
+  const oneItemPm = { appended: await oneItemPmSession(root, features, options.pathEnv, false), agentOnly: await oneItemPmSession(root, features, options.pathEnv, true) };
+  return { oneItemPm, items: PIPELINE_ITEMS, modelTurnMs: MODEL_TURN_MS, testCommand: SLOW_TEST_COMMAND, runs };
+}
+
+/** One recorded project-manager session marking PRIORITY 1 of a fresh bench roadmap: its input tokens (measured). */
+async function oneItemPmSession(root: string, features: readonly Feature[], pathEnv: string, agentPromptOnly: boolean): Promise<number> {
+  const dir = join(root, `one-item-pm-${agentPromptOnly ? 'agent-only' : 'appended'}`);
+  await createSampleRepo(dir, { roadmap: benchRoadmap(features) });
+  const model = new ScriptedModelServer({ scenarios: [measuredScenario(projectManagerScenario)] });
+  const url = await model.start();
+  const store = SqliteStore.open(join(dir, '.orchestrator', 'pm.db'));
+  const writer = new MessageWriter(store);
+  try {
+    const agent = parseAgentDefinition(DEFAULT_AGENTS['project-manager'] ?? '', 'project-manager.md');
+    const result = await runAgent({
+      store,
+      bus: new EventBus(),
+      messages: writer,
+      cliPath: locateClaudeCli({ claudeBin: undefined, pathEnv }),
+      agent,
+      prompt: projectManagerPrompt([{ number: '1', title: 'Scale by 1', body: '' }], { roadmapPath: 'docs/roadmap/ROADMAP.md', integrationBranch: 'main', workingDirectory: dir }),
+      cwd: dir,
+      env: { PATH: pathEnv, HOME: await sessionHome(root), ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: 'sk-scripted-bench-not-a-real-key', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+      toolPermission: createToolPolicy({ root: dir, tools: agent.tools }),
+      agentPromptOnly,
+    });
+    if (result.run.status !== 'succeeded') throw new Error(`the one-item project-manager session ${result.run.status}: ${result.run.errorMessage ?? ''}`);
+    const invocations = await store.listInvocations(result.run.id);
+    return invocations.reduce((sum, invocation) => sum + invocation.inputTokens, 0);
+  } finally {
+    await writer.close();
+    await store.close();
+    await model.close();
+  }
 }

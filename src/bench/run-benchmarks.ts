@@ -148,10 +148,10 @@ async function main(): Promise<void> {
   }
 
   if (want('pipeline')) {
-    log('pipeline: twelve priorities at maxRuns 1, then 4 (the real CLI, a 1.5 s model, a 2 s test command; several minutes)…');
+    log('pipeline: twelve priorities at maxRuns 1, then 4, then 4 with merges tested under the lock (the real CLI, a 1.5 s model, a 2 s test command; about a quarter of an hour)…');
     const figures = await benchmarkPipeline({
       pathEnv: process.env.PATH ?? '/usr/bin:/bin',
-      onRun: (run) => log(`  maxRuns ${run.maxRuns}: ${(run.wallMs / 1000).toFixed(1)} s, ${run.sessions} sessions, load ${run.loadBefore.toFixed(1)} → ${run.loadAfter.toFixed(1)} (${run.dir})`),
+      onRun: (run) => log(`  maxRuns ${run.maxRuns}${run.testsUnderLock ? ' (merge tested under the lock)' : ''}: ${(run.wallMs / 1000).toFixed(1)} s, ${run.sessions} sessions, load ${run.loadBefore.toFixed(1)} → ${run.loadAfter.toFixed(1)} (${run.dir})`),
     });
     const section = pipelineSection(figures);
     sections.push(section.markdown);

@@ -49,6 +49,8 @@ export interface SupervisorReport {
 }
 
 /** States whose item's code is on the integration branch: an item that depends on it may start. */
+/** How long a merged item's roadmap update may wait for items still merging, to share one project-manager session. */
+const ROADMAP_BATCH_MAX_WAIT_MS = 30_000;
 const MERGED_STATES: ReadonlySet<string> = new Set([WorkItemState.markingDone, WorkItemState.done]);
 
 /**
@@ -72,6 +74,8 @@ export class Supervisor {
   /** The project manager's batch in progress (one at a time: it edits the one roadmap file), with its items. */
   #roadmapBatch: { items: WorkItemId[]; task: Promise<void> } | null = null;
   readonly #notBefore = new Map<WorkItemId, number>();
+  /** When the scheduler first saw each item waiting for its roadmap update. */
+  readonly #markingSince = new Map<WorkItemId, number>();
     readonly #transientFailures = new Map<WorkItemId, number>();
   readonly #notes: DeveloperNotes = { conflicts: new Map(), lastFailure: new Map() };
   readonly #stepContext: StepContext;
@@ -221,6 +225,17 @@ export class Supervisor {
         if (batchTried) continue;
         batchTried = true;
         const batch = prioritize(items).filter((other) => other.state === WorkItemState.markingDone && !this.#active.has(other.id));
+        // Items about to merge join this batch if it waits for them (bounded): fewer sessions, and fewer commits on
+        // the integration branch to invalidate merges under test.
+        const merging = items.filter((other) => other.state === WorkItemState.merging).map((other) => other.id);
+        const now = Date.now();
+        for (const entry of batch) if (!this.#markingSince.has(entry.id)) this.#markingSince.set(entry.id, now);
+        const oldest = Math.min(...batch.map((entry) => this.#markingSince.get(entry.id) ?? now));
+        if (merging.length > 0 && now - oldest < ROADMAP_BATCH_MAX_WAIT_MS) {
+          waiting = true;
+          for (const entry of batch) await this.#waits.wait(entry.id, 'roadmap', `the project manager starts once ${merging.join(', ')} ${merging.length === 1 ? 'has' : 'have'} merged, to mark them in the same session`);
+          continue;
+        }
         const started = await this.#startSession(batch, Role.projectManager, budgetStop, (ticket) => markDoneStep(this.#stepContext, batch, ticket));
         if (started === 'waiting') waiting = true;
         if (started === 'started') this.#roadmapBatch = { items: batch.map((entry) => entry.id), task: this.#active.get(batch[0]?.id as WorkItemId) ?? Promise.resolve() };

@@ -7,6 +7,7 @@ import { parseScenarios } from '../../../src/scripted-model/index.js';
 function runFigures(overrides: Partial<PipelineRunFigures>): PipelineRunFigures {
   return {
     maxRuns: 1,
+    testsUnderLock: false,
     wallMs: 100_000,
     sessions: 48,
     sessionSumMs: 90_000,
@@ -68,9 +69,16 @@ describe('pipeline benchmark', () => {
     expect(verdict.efficiency).toBe(0.85);
     expect(verdict.pmTokensPerItem).toBe(2_250);
     expect(verdict.oneItemPmTokens).toBe(8_400);
-    const { markdown, summary } = pipelineSection({ items: 12, modelTurnMs: 1_500, testCommand: 'sleep 2 && node --test', runs: [serial, parallel] });
+    const { markdown, summary } = pipelineSection({ oneItemPm: null, items: 12, modelTurnMs: 1_500, testCommand: 'sleep 2 && node --test', runs: [serial, parallel] });
     expect(markdown).toContain('| integration lock held per merge, median / max | not recorded | 3.0 s / 9.0 s (3 merges) |');
     expect(markdown).toContain('| speedup (wall at 1 ÷ wall at 4) | **2.50×** | ≥ 2.8× |');
     expect(summary[2]).toBe('project manager: 3 sessions, 2,250 input tokens per item (0.27 of the one-item 8,400; target ≤ 0.5)');
+    // With the design not chosen as a third pass, and the one-item session measured side by side as the reference.
+    const locked = runFigures({ maxRuns: 4, testsUnderLock: true, wallMs: 50_000, mergeLockHeldMs: [2_100, 2_300, 2_500] });
+    const three = pipelineSection({ oneItemPm: { appended: 9_000, agentOnly: 4_500 }, items: 12, modelTurnMs: 1_500, testCommand: 'sleep 2 && node --test', runs: [serial, parallel, locked] });
+    expect(three.markdown).toContain('| figure | maxRuns 1 | maxRuns 4 | maxRuns 4, merge tested under the lock |');
+    expect(three.markdown).toContain('| integration lock held per merge, median / max | not recorded | 3.0 s / 9.0 s (3 merges) | 2.3 s / 2.5 s (3 merges) |');
+    expect(three.summary[2]).toBe('project manager: 3 sessions, 2,250 input tokens per item (0.25 of the one-item 9,000; target ≤ 0.5)');
+    expect(three.summary[3]).toBe('integration lock per merge: 3.0 s / 9.0 s (3 merges); tested under the lock: 2.3 s / 2.5 s (3 merges), wall 50.0 s');
   });
 });
