@@ -31,7 +31,7 @@ export async function mergeStep(ctx: StepContext, item: WorkItemRecord, notes: D
   const client: GateClient = { id: item.id, rank: rankOf(item), label: item.id };
   const message = `Merge ${branch}: ${item.kind === 'bug' ? 'BUG' : 'PRIORITY'} ${item.number} ${item.title}`;
   const outcome = await ctx.gate.landBranch(client, worktree, branch, message, async (from, to, retests) => {
-    await ctx.audit(item, 'merge.retest', `${ctx.integrationBranch()} moved from ${from.slice(0, 7)} to ${to.slice(0, 7)} while the merge of ${branch} was tested; merging and testing again (${retests} of ${config.merge.maxRetests} before it holds the lock to test)`, { from, to, retests });
+    await ctx.audit(item, 'merge.retest', `the merge of ${branch} was made on ${from.slice(0, 7)}, which did not become ${ctx.integrationBranch()} (now at ${to.slice(0, 7)}): made and tested again (${retests} of ${config.merge.maxRetests} before it is tested alone, holding the lock)`, { from, to, retests });
   });
   switch (outcome.kind) {
     case 'shutdown':

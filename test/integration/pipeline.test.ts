@@ -269,7 +269,7 @@ describe('the pipeline with real Claude Code sessions', () => {
     try {
       expect(seen, 'no session ran while an item waited for the integration lock').not.toBeNull();
       // Whichever of P-1 and P-2 asked first holds the lock; the other waits, and P-3 uses the slot meanwhile.
-      expect(seen?.waiting).toMatch(/^P-[12]: P-[12] holds main \(merging\); waiters go in roadmap order$/);
+      expect(seen?.waiting).toMatch(/^P-[12]: (P-[12] ahead in the merge queue; then it holds main while it is tested|main is being updated; waiters go in roadmap order)$/);
       expect(seen?.running.some((entry) => entry.startsWith('P-3 '))).toBe(true);
       expect(await itemStates(run.store)).toEqual(['done', 'done', 'done']);
       expect(repo.git('log', '--first-parent', '--merges', '--format=%s', 'main').trim().split('\n').sort()).toEqual([

@@ -52,29 +52,83 @@ describe('IntegrationGate: test outside the lock, advance by compare-and-set', (
     return commit;
   };
 
-  it('lands a tested merge commit whose parents are the tip and the branch; the lock is free while the merge is tested', async () => {
+  it('lands a tested merge commit whose parents are the tip and the branch; a change queued behind it is made on top of it meanwhile and lands after it', async () => {
     const worktree = await featureBranch('feature', 'b.txt', 'b\n');
     const head = repo.git('rev-parse', 'feature').trim();
+    const tip = repo.git('rev-parse', 'main').trim();
     const started = join(dir, 'started');
     const barrier = join(dir, 'barrier');
     const integration = gate(`test -f b.txt && touch ${started} && while [ ! -f ${barrier} ]; do sleep 0.05; done`);
     const landing = integration.landBranch(P1, worktree, 'feature', 'Merge feature', async () => {});
     while (!existsSync(started)) await new Promise((resolve) => setTimeout(resolve, 20));
-    // While P-1's merge is under test, another change takes the lock and lands: the test does not hold the lock.
+    // While P-1's merge is under test, a roadmap commit made on the tip is queued: it is replayed on P-1's merge at
+    // once (no waiting for the test), and lands only after P-1 has.
     const scratch = await ops.scratchWorktree('_roadmap', 'main');
-    const base = repo.git('rev-parse', 'main').trim();
     await import('node:fs/promises').then((fs) => fs.writeFile(join(scratch, 'a.txt'), 'other\n'));
     const other = await ops.commitFiles(scratch, ['a.txt'], 'another change');
-    expect(await integration.landCommit({ id: 'P-2' as WorkItemId, rank: 2, label: 'P-2' }, base, other ?? '', async () => null)).toBe(other);
+    const ontos: string[] = [];
+    const queued = integration.landCommit({ id: 'P-2' as WorkItemId, rank: 2, label: 'P-2' }, tip, other ?? '', async (onto) => {
+      ontos.push(onto);
+      return ops.replayCommit(scratch, other ?? '', onto);
+    });
+    while (ontos.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(repo.git('rev-parse', 'main').trim()).toBe(tip);
     await import('node:fs/promises').then((fs) => fs.writeFile(barrier, ''));
-    // main moved under the test: the merge is made again on the new tip, tested again, and lands.
     const outcome = await landing;
-    expect(outcome, JSON.stringify(outcome)).toMatchObject({ kind: 'landed', retests: 1 });
-    expect(repo.git('rev-parse', 'main^1', 'main^2').trim().split('\n')).toEqual([other, head]);
-    expect(repo.git('log', '-1', '--format=%s', 'main').trim()).toBe('Merge feature');
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ kind: 'landed', retests: 0 });
+    const landedCommit = await queued;
+    expect(repo.git('rev-parse', 'main').trim()).toBe(landedCommit);
+    expect(repo.git('rev-parse', 'main^').trim()).toBe(ontos[0]);
+    expect(repo.git('rev-parse', 'main^^1', 'main^^2').trim().split('\n')).toEqual([tip, head]);
+    expect(repo.git('log', '-1', '--format=%s', 'main^').trim()).toBe('Merge feature');
+    expect(repo.git('show', 'main:a.txt')).toBe('other\n');
     const events = await store.listEvents({ workItemId: P1.id });
-    expect(events.filter((event) => event.kind === 'tests.ran').map((event) => event.data.exitCode)).toEqual([0, 0]);
-    expect(events.filter((event) => event.kind === 'integration.lock').map((event) => event.data.purpose)).toEqual(['merge', 'merge']);
+    expect(events.filter((event) => event.kind === 'tests.ran').map((event) => event.data.exitCode)).toEqual([0]);
+    expect(events.filter((event) => event.kind === 'integration.lock').map((event) => event.data.purpose)).toEqual(['merge']);
+  });
+
+  it('makes a merge queued behind another on top of it, tests both at once, and lands them in order without a re-test', async () => {
+    const first = await featureBranch('one', 'one.txt', '1\n');
+    const second = await featureBranch('two', 'two.txt', '2\n');
+    const barrier = join(dir, 'barrier');
+    // Each test waits for the barrier: both are under test at the same time.
+    const integration = gate(`touch ${dir}/$(basename $PWD).testing; while [ ! -f ${barrier} ]; do sleep 0.05; done`);
+    const retests: string[] = [];
+    const one = integration.landBranch(P1, first, 'one', 'Merge one', async () => {
+      retests.push('one');
+    });
+    while (!existsSync(join(dir, 'one.testing'))) await new Promise((resolve) => setTimeout(resolve, 20));
+    const two = integration.landBranch({ id: 'P-2' as WorkItemId, rank: 2, label: 'P-2' }, second, 'two', 'Merge two', async () => {
+      retests.push('two');
+    });
+    while (!existsSync(join(dir, 'two.testing'))) await new Promise((resolve) => setTimeout(resolve, 20));
+    await import('node:fs/promises').then((fs) => fs.writeFile(barrier, ''));
+    expect(await one).toMatchObject({ kind: 'landed', retests: 0 });
+    expect(await two).toMatchObject({ kind: 'landed', retests: 0 });
+    expect(retests).toEqual([]);
+    expect(repo.git('log', '--first-parent', '--format=%s', '-2', 'main').trim().split('\n')).toEqual(['Merge two', 'Merge one']);
+    expect(repo.git('show', 'main:one.txt', 'main:two.txt')).toBe('1\n2\n');
+  });
+
+  it('tests again the merge queued behind one whose tests fail, on the branch without it', async () => {
+    const first = await featureBranch('one', 'one.txt', 'broken\n');
+    const second = await featureBranch('two', 'two.txt', '2\n');
+    const barrier = join(dir, 'barrier');
+    const integration = gate(`touch ${dir}/$(basename $PWD).testing; while [ ! -f ${barrier} ]; do sleep 0.05; done; ! grep -q broken one.txt 2>/dev/null`);
+    const retests: number[] = [];
+    const one = integration.landBranch(P1, first, 'one', 'Merge one', async () => {});
+    while (!existsSync(join(dir, 'one.testing'))) await new Promise((resolve) => setTimeout(resolve, 20));
+    const two = integration.landBranch({ id: 'P-2' as WorkItemId, rank: 2, label: 'P-2' }, second, 'two', 'Merge two', async (_from, _to, count) => {
+      retests.push(count);
+    });
+    while (!existsSync(join(dir, 'two.testing'))) await new Promise((resolve) => setTimeout(resolve, 20));
+    await import('node:fs/promises').then((fs) => fs.writeFile(barrier, ''));
+    expect(await one).toMatchObject({ kind: 'tests_failed' });
+    // Two failed too, on top of one's broken merge: not its fault. Made again on main alone, it passes and lands.
+    expect(await two).toMatchObject({ kind: 'landed', retests: 1 });
+    expect(retests).toEqual([1]);
+    expect(repo.git('log', '-1', '--format=%s', 'main').trim()).toBe('Merge two');
+    expect(repo.git('ls-tree', '--name-only', 'main').trim().split('\n')).not.toContain('one.txt');
   });
 
   it('re-tests when the branch moved during the test, then holds the lock to test once the re-tests are used up', async () => {
