@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { nowIso } from '../lib/time.js';
-import { isProcessAlive, isProcessOfRun, killRunProcesses } from '../runtime/index.js';
+import { isProcessAlive, isProcessOfRun, killRunProcesses, signalProcessGroup } from '../runtime/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import { priceTable, type PriceTable } from '../usage/index.js';
 import { estimateUsageFromStore } from './usage-estimate.js';
@@ -29,6 +29,9 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
   for (const run of active) {
     if (run.host !== host || isOwnerAlive(run.ownerPid)) continue;
     const alive = run.pid !== null && isProcessOfRun(run.pid, run.id);
+    // SIGKILL at once, the whole group: nobody reads an orphan's output, and a graceful stop lets it act on what
+    // it sees (a killed tool's result) and ask the model for one more turn of a session that is resumed next.
+    if (alive && run.pid !== null) signalProcessGroup(run.pid, 'SIGKILL');
     await killRunProcesses(run.id, alive ? run.pid : null, options.graceMs);
     await closeOpenInvocations(store, run, options.prices ?? priceTable());
     await store.finishRun(run.id, {

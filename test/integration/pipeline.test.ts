@@ -247,6 +247,7 @@ describe('the pipeline with real Claude Code sessions', () => {
     while (!existsSync(dbPath)) await new Promise((resolve) => setTimeout(resolve, 100));
     const watcher = Store.open(dbPath);
     let seen: { waiting: string; running: string[] } | null = null;
+    let stuckSince: number | null = null;
     try {
       for (;;) {
         const items = await watcher.listWorkItems();
@@ -257,8 +258,11 @@ describe('the pipeline with real Claude Code sessions', () => {
           seen = { waiting: `${waitingForLock.id}: ${waitingForLock.waitingDetail ?? ''}`, running: running.map((r) => `${r.workItemId ?? ''} ${r.agent}`) };
           break;
         }
-        // Nothing can move any more without the barrier (the old behaviour: merging items held both slots): give up.
-        if (merging.length >= 2 && running.length === 0 && items.every((item) => item.state === 'merging' || item.state === 'done' || item.waitingFor === 'slot')) break;
+        // Nothing can move any more without the barrier (the old behaviour: merging items held both slots): give up
+        // once that has lasted a while (a wait for a slot is written before the scheduler's next pass clears it).
+        const stuck = merging.length >= 2 && running.length === 0 && items.every((item) => item.state === 'merging' || item.state === 'done' || item.waitingFor === 'slot');
+        stuckSince = stuck ? (stuckSince ?? Date.now()) : null;
+        if (stuckSince !== null && Date.now() - stuckSince > 15_000) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     } finally {
