@@ -1,5 +1,4 @@
 import type { WorkItemId } from '../events/index.js';
-import { parseRoadmap } from '../roadmap/index.js';
 import type { RunRecord, RunSummary, Store } from '../store/index.js';
 import { checkFileDelivered, parseReviewVerdict } from './deliverables.js';
 import type { RepoOps } from './repo-ops.js';
@@ -68,13 +67,6 @@ export async function landedReview(repo: RepoOps, worktree: string, reviewPathFo
 async function readVerdictFile(worktree: string, reviewPath: string): Promise<{ reviewPath: string; text: string } | null> {
   const file = await checkFileDelivered(worktree, reviewPath);
   return file.ok && parseReviewVerdict(file.text) !== null ? { reviewPath, text: file.text } : null;
-}
-
-/** True when the roadmap on the integration branch already marks the priority complete (committed before a restart). */
-export async function roadmapMarksComplete(repo: RepoOps, integrationBranch: string, roadmapPath: string, number: string): Promise<boolean> {
-  const text = await repo.showFile(integrationBranch, roadmapPath);
-  if (text === null) return false;
-  return parseRoadmap(text, roadmapPath).items.find((entry) => entry.number === number)?.status === 'complete';
 }
 
 export interface DeveloperBriefing {

@@ -2,7 +2,7 @@
  * Session slots: a global cap on running sessions and a cap per role (default 3 developers). A slot is held by a
  * running session only: from just before spawn until the session ends, never while its step waits for the
  * integration lock, a backoff or a dependency, nor while the orchestrator runs its own checks or tests.
- * Synchronous bookkeeping; the scheduler asks `canStart` before launching and the step releases when its session ends.
+ * Synchronous bookkeeping; the scheduler asks `blockedBy` before launching and the step releases when its session ends.
  */
 export class ConcurrencyLimiter {
   #total = 0;
@@ -12,10 +12,6 @@ export class ConcurrencyLimiter {
     private readonly maxTotal: number,
     private readonly roleLimits: Readonly<Record<string, number>>,
   ) {}
-
-  canStart(role: string): boolean {
-    return this.blockedBy(role) === null;
-  }
 
   /** Why a session of `role` cannot start now (for the scheduler's wait reasons), or null when it can. */
   blockedBy(role: string): string | null {

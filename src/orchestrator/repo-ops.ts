@@ -39,8 +39,6 @@ export function git(args: readonly string[], cwd: string, options: { allowedExit
   });
 }
 
-export type MergeOutcome = { kind: 'merged'; sha: string } | { kind: 'conflict'; files: string[] } | { kind: 'nothing_to_merge' };
-
 /** A merge commit made (not yet published) on a detached HEAD: `sha` has parents `base` and the branch's head. */
 export type PreparedMerge = { kind: 'prepared'; sha: string; base: string } | { kind: 'conflict'; files: string[] } | { kind: 'nothing_to_merge' };
 
@@ -48,8 +46,8 @@ const AS_ORCHESTRATOR = ['-c', 'user.name=Orchestrator', '-c', 'user.email=orche
 
 /**
  * The repository operations of the pipeline. Worktrees live in `<repo>/.orchestrator/worktrees/<name>` (git-ignored
- * runtime data). Merges happen in a dedicated integration worktree on a detached HEAD, never in the user's own
- * working tree; the integration branch ref then moves by compare-and-swap. If the user's checkout has the
+ * runtime data). A merge is made on a detached HEAD in the item's own worktree (prepareMerge), never in the user's
+ * own working tree; the integration branch ref then moves by compare-and-swap. If the user's checkout has the
  * integration branch checked out, it is advanced with `git merge --ff-only`, which only moves forward and refuses
  * rather than overwrite local changes.
  */
@@ -142,7 +140,7 @@ export class RepoOps {
     return stdout.split('\n').filter(Boolean);
   }
 
-  /** The merge commit on `into` whose message names `branch` (written by merge() below), or null. */
+  /** The merge commit on `into` whose message names `branch` (written by the merge step: `Merge <branch>: …`), or null. */
   async mergeCommitOf(branch: string, into: string): Promise<string | null> {
     const { stdout } = await git(['log', '-1', '--merges', '--fixed-strings', `--grep=Merge ${branch}:`, '--format=%H', `refs/heads/${into}`], this.root);
     return stdout.trim() || null;
@@ -171,11 +169,6 @@ export class RepoOps {
   /** Sets files aside in a stash (with untracked ones) so they are out of the way but not lost. */
   async stashFiles(dir: string, files: readonly string[], message: string): Promise<void> {
     await git(['stash', 'push', '--include-untracked', '-m', message, '--', ...files], dir);
-  }
-
-  /** Reverts uncommitted changes to these files (used in the integration worktree after a rejected edit). */
-  async discardChanges(dir: string, files: readonly string[]): Promise<void> {
-    await git(['checkout', '--', ...files], dir, { allowedExitCodes: [0, 1] });
   }
 
   /** The worktree for `branch` (created from `base` if the branch is new); an existing one is reused. */
@@ -257,11 +250,6 @@ export class RepoOps {
     return this.headSha('HEAD', worktree);
   }
 
-  /** The integration worktree, on a detached HEAD at the tip of the integration branch, clean. */
-  async integrationWorktree(branch: string): Promise<string> {
-    return this.scratchWorktree('_integration', branch);
-  }
-
   /** A worktree of the orchestrator's own (`_name`), on a detached HEAD at `ref`, clean: it holds nothing of value. */
   async scratchWorktree(name: string, ref: string): Promise<string> {
     const path = join(this.worktreesDir, name);
@@ -272,11 +260,13 @@ export class RepoOps {
       await git(['worktree', 'add', '--quiet', '--detach', path, ref], this.root);
       return path;
     }
-    // The integration worktree holds no work of value (everything is on branches): after a crash mid-merge or
+    // A scratch worktree holds no work of value (everything is on branches): after a crash mid-replay or
     // mid-edit, reset it rather than refuse. This never touches the user's own working tree.
     if (existsSync(join(path, '.git'))) {
       await this.#abortMergeIfAny(path);
-      await git(['cherry-pick', '--abort'], path, { allowedExitCodes: [0, 128] });
+      if ((await git(['rev-parse', '-q', '--verify', 'CHERRY_PICK_HEAD'], path, { allowedExitCodes: [0, 1] })).exitCode === 0) {
+        await git(['cherry-pick', '--abort'], path, { allowedExitCodes: [0, 128] });
+      }
     }
     if ((await this.dirtyFiles(path)).length > 0) {
       await git(['reset', '--hard', '--quiet'], path);
@@ -284,40 +274,6 @@ export class RepoOps {
     }
     await git(['checkout', '--quiet', '--detach', ref], path);
     return path;
-  }
-
-  /**
-   * Merges `branch` into `into` in the integration worktree. A conflict aborts the merge and leaves both
-   * branches exactly as they were.
-   */
-  async merge(branch: string, into: string, message: string, signal?: AbortSignal): Promise<MergeOutcome> {
-    const worktree = await this.integrationWorktree(into);
-    const before = await this.headSha('HEAD', worktree);
-    const alreadyIn = await git(['merge-base', '--is-ancestor', branch, before], worktree, { allowedExitCodes: [0, 1] });
-    if (alreadyIn.exitCode === 0) return { kind: 'nothing_to_merge' };
-    const result = await git([...AS_ORCHESTRATOR, 'merge', '--no-ff', '--no-edit', '-m', message, branch], worktree, {
-      allowedExitCodes: [0, 1],
-      ...(signal ? { signal } : {}),
-    });
-    if (result.exitCode !== 0) {
-      const conflicted = await git(['diff', '--name-only', '--diff-filter=U'], worktree);
-      const files = conflicted.stdout.split('\n').filter(Boolean);
-      await git(['merge', '--abort'], worktree, { allowedExitCodes: [0, 128] });
-      await git(['checkout', '--quiet', '--detach', before], worktree);
-      return { kind: 'conflict', files: files.length > 0 ? files : ['(merge failed: ' + result.stderr.trim().split('\n').slice(-1).join('') + ')'] };
-    }
-    const sha = await this.headSha('HEAD', worktree);
-    if (!(await this.advanceBranch(into, before, sha))) throw new OrchestratorError('ORCH_INTEGRATION_MOVED', `${into} moved while merging ${branch}; nothing was changed`, { hint: 'The merge is retried.', retryable: true });
-    return { kind: 'merged', sha };
-  }
-
-  /** Commits files in the integration worktree and advances the integration branch to that commit. */
-  async commitOnIntegration(worktree: string, branch: string, files: readonly string[], message: string): Promise<string | null> {
-    const before = await this.headSha('HEAD', worktree);
-    const sha = await this.commitFiles(worktree, files, message);
-    if (sha === null) return null;
-    if (!(await this.advanceBranch(branch, before, sha))) throw new OrchestratorError('ORCH_INTEGRATION_MOVED', `${branch} moved while committing ${files.join(', ')}; nothing was changed`, { hint: 'The change is retried.', retryable: true });
-    return sha;
   }
 
   /**

@@ -14,9 +14,12 @@ import { WorkItemState } from './work-item-machine.js';
 export async function markDoneStep(ctx: StepContext, batch: readonly WorkItemRecord[], ticket: SessionTicket): Promise<void> {
   const { config } = ctx;
   const roadmapPath = config.roadmapPath;
-  const tipText = await ctx.repo.showFile(ctx.integrationBranch(), roadmapPath);
-  const onTip = tipText === null ? [] : parseRoadmap(tipText, roadmapPath).items;
-  const marked = (number: string) => onTip.find((entry) => entry.number === number)?.status === 'complete';
+  // The roadmap as on the tip of the integration branch, where the project manager's worktree starts: read once.
+  const worktree = await ctx.repo.scratchWorktree('_roadmap', ctx.integrationBranch());
+  const base = await ctx.repo.headSha('HEAD', worktree);
+  const beforeText = await ctx.repo.readWorktreeFile(worktree, roadmapPath);
+  const parsed = beforeText === null ? [] : parseRoadmap(beforeText, roadmapPath).items;
+  const marked = (number: string) => parsed.find((entry) => entry.number === number)?.status === 'complete';
   // Marked before a restart (committed, then the process died): done without a session.
   for (const item of batch.filter((entry) => marked(entry.number))) {
     await ctx.transition(item, WorkItemState.done, `${roadmapPath} on ${ctx.integrationBranch()} already marks PRIORITY ${item.number} complete`);
@@ -24,10 +27,6 @@ export async function markDoneStep(ctx: StepContext, batch: readonly WorkItemRec
   const items = batch.filter((entry) => !marked(entry.number));
   const first = items[0];
   if (!first) return;
-  const worktree = await ctx.repo.scratchWorktree('_roadmap', ctx.integrationBranch());
-  const base = await ctx.repo.headSha('HEAD', worktree);
-  const beforeText = await ctx.repo.readWorktreeFile(worktree, roadmapPath);
-  const parsed = beforeText === null ? [] : parseRoadmap(beforeText, roadmapPath).items;
   const refs = items.map((item) => {
     const entry = parsed.find((candidate) => candidate.number === item.number);
     const line = entry?.statusLine ?? entry?.headingLine;

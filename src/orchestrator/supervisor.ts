@@ -48,9 +48,9 @@ export interface SupervisorReport {
   stoppedBy: 'idle' | 'signal' | 'budget';
 }
 
-/** States whose item's code is on the integration branch: an item that depends on it may start. */
 /** How long a merged item's roadmap update may wait for items still merging, to share one project-manager session. */
 const ROADMAP_BATCH_MAX_WAIT_MS = 30_000;
+/** States whose item's code is on the integration branch: an item that depends on it may start. */
 const MERGED_STATES: ReadonlySet<string> = new Set([WorkItemState.markingDone, WorkItemState.done]);
 
 /**
@@ -76,7 +76,7 @@ export class Supervisor {
   readonly #notBefore = new Map<WorkItemId, number>();
   /** When the scheduler first saw each item waiting for its roadmap update. */
   readonly #markingSince = new Map<WorkItemId, number>();
-    readonly #transientFailures = new Map<WorkItemId, number>();
+  readonly #transientFailures = new Map<WorkItemId, number>();
   readonly #notes: DeveloperNotes = { conflicts: new Map(), lastFailure: new Map() };
   readonly #stepContext: StepContext;
   readonly #agents = new Map<string, AgentDefinition>();
