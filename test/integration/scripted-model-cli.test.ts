@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SAMPLE_ROADMAP } from '../../src/demo/sample-repo.js';
 import { measuredScenario } from '../../src/bench/pipeline.js';
 import { runClaudeSession } from '../../src/runtime/index.js';
-import { estimateInputTokens } from '../../src/scripted-model/index.js';
+import { estimateInputTokens, type ScenarioInput } from '../../src/scripted-model/index.js';
 import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { projectManagerScenario } from '../helpers/role-scenarios.js';
 
@@ -33,19 +33,17 @@ const BATCHED_PROMPT = [
   'Change nothing else.',
 ].join('\n');
 
+/** The batched prompt, run by the real CLI (Read and Edit) in a fresh repository, against `scenario`. */
+async function batchedProjectManager(name: string, scenario: ScenarioInput) {
+  const cwd = await repoWithRoadmap();
+  model.addScenarios([scenario]);
+  const result = await runClaudeSession({ runId: runIdFor(name), cliPath: cliPath(), cwd, prompt: BATCHED_PROMPT, tools: ['Read', 'Edit'], allowedTools: ['Read', 'Edit'], env: sessionEnv(model) });
+  return { cwd, result };
+}
+
 describe('scripted model features with the real CLI', () => {
   it('the demo project manager edits every PRIORITY line of a batched prompt (each), and only those', async () => {
-    const cwd = await repoWithRoadmap();
-    model.addScenarios([projectManagerScenario]);
-    const result = await runClaudeSession({
-      runId: runIdFor('batched-pm'),
-      cliPath: cliPath(),
-      cwd,
-      prompt: BATCHED_PROMPT,
-      tools: ['Read', 'Edit'],
-      allowedTools: ['Read', 'Edit'],
-      env: sessionEnv(model),
-    });
+    const { cwd, result } = await batchedProjectManager('batched-pm', projectManagerScenario);
     expect(result.outcome).toBe('succeeded');
     const roadmap = await readFile(join(cwd, 'docs', 'roadmap', 'ROADMAP.md'), 'utf8');
     expect(roadmap).toBe(
@@ -59,17 +57,7 @@ describe('scripted model features with the real CLI', () => {
   });
 
   it('estimateInputTokens reports what the CLI really sent: the result sums the estimates of its requests', async () => {
-    const cwd = await repoWithRoadmap();
-    model.addScenarios([measuredScenario(projectManagerScenario)]);
-    const result = await runClaudeSession({
-      runId: runIdFor('measured-pm'),
-      cliPath: cliPath(),
-      cwd,
-      prompt: BATCHED_PROMPT,
-      tools: ['Read', 'Edit'],
-      allowedTools: ['Read', 'Edit'],
-      env: sessionEnv(model),
-    });
+    const { result } = await batchedProjectManager('measured-pm', measuredScenario(projectManagerScenario));
     expect(result.outcome).toBe('succeeded');
     const turns = model.requests.filter((request) => request.kind === 'turn');
     expect(turns).toHaveLength(3);
