@@ -13,13 +13,16 @@ import { Role, rolePolicy } from './role-policies.js';
 import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
 
 /**
- * A session slot and a budget reservation, granted by the scheduler before a step that runs a session. The step
- * gives both back as soon as its session ends (`release`, idempotent), so its later checks, tests and waits for
- * the integration lock hold neither.
+ * A claim on a session slot and a budget reservation, granted by the scheduler before a step that runs a session.
+ * The step prepares without a slot and takes it (`slot`) just before spawning, in roadmap order; it gives both back
+ * as soon as its session ends (`release`, idempotent), so its later checks, tests and waits for the integration
+ * lock hold neither.
  */
 export interface SessionTicket {
   readonly role: Role;
   readonly budget: BudgetReservation;
+  /** Waits for this step's session slot (shown as the items' wait meanwhile). */
+  slot(signal: AbortSignal): Promise<void>;
   release(): void;
 }
 
@@ -60,6 +63,13 @@ export class RoleSessions {
     const { config, store, bus, messages, cliPath, signal } = this.options;
     const { item, role, cwd, prompt, paths, ticket } = request;
     try {
+      try {
+        // The slot is taken last: everything before this (worktree, branch history, briefing) ran without one.
+        await ticket.slot(signal);
+      } catch (error) {
+        if (signal.aborted) return { ok: false, reason: 'shutdown', transient: true };
+        throw error;
+      }
       const agent = this.options.agents.get(role);
       if (!agent) throw new Error(`agent ${role} not loaded`);
       const fresh = (await store.getWorkItem(item.id)) ?? item;

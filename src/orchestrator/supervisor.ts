@@ -276,7 +276,7 @@ export class Supervisor {
     const waitAll = async (reason: WaitReason, detail: string) => {
       for (const item of items) await this.#waits.wait(item.id, reason, detail);
     };
-    const full = budgetStop !== null ? null : this.#limiter.blockedBy(role);
+    const full = budgetStop !== null ? null : this.#limiter.blockedBy(role, rankOf(first));
     if (full !== null) {
       await waitAll('slot', full);
       return 'waiting';
@@ -293,16 +293,25 @@ export class Supervisor {
       // Held by running sessions: it frees when they end. Spent: nothing to wait for today.
       return reserved !== null && !reserved.exhausted ? 'waiting' : 'stopped';
     }
-    const releaseSlot = this.#limiter.acquire(role);
+    const claim = this.#limiter.claim(role, rankOf(first));
     const reservation = reserved.reservation;
     let released = false;
     const ticket: SessionTicket = {
       role,
       budget: reservation,
+      slot: async (signal) => {
+        if (claim.assigned) return;
+        await waitAll('slot', `prepared; next in roadmap order when a slot frees (${this.#limiter.fullFor(role) ?? 'a slot is being handed over'})`);
+        try {
+          await claim.acquire(signal);
+        } finally {
+          for (const item of items) await this.#waits.clear(item.id);
+        }
+      },
       release: () => {
         if (released) return;
         released = true;
-        releaseSlot();
+        claim.release();
         reservation.release();
         this.#wakeUp();
       },
