@@ -1,4 +1,5 @@
 export * from './run-agent.js';
+export * from './session-executor.js';
 export * from './stop-run.js';
 export * from './recovery.js';
 export * from './permissions.js';

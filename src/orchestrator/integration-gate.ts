@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { WorkItemId } from '../events/index.js';
 import { nowIso } from '../lib/time.js';
 import { RUN_MARKER_ENV } from '../runtime/index.js';
@@ -35,9 +37,13 @@ export interface GateOptions {
   signal: AbortSignal;
 }
 
-/** The marker the tests of a prepared merge carry, so a restart after a crash finds and ends them. */
-export function mergeTestMarker(id: WorkItemId): string {
-  return `merge-${id}`;
+/**
+ * The marker the tests of a prepared merge carry, so a restart after a crash finds and ends them. It names the
+ * repository too: item ids repeat across repositories (every roadmap has a P-1), and an orchestrator must never
+ * end the tests of another one running on the same machine.
+ */
+export function mergeTestMarker(repoRoot: string, id: WorkItemId): string {
+  return `merge-${createHash('sha256').update(resolve(repoRoot)).digest('hex').slice(0, 16)}-${id}`;
 }
 
 class Deferred<T> {
@@ -189,7 +195,7 @@ export class IntegrationGate {
     }
     entry.commit.resolve(prepared.sha);
     if (testCommand === null) return { kind: 'made', sha: prepared.sha, base, after };
-    const env = { ...this.options.testEnv, [RUN_MARKER_ENV]: mergeTestMarker(client.id) };
+    const env = { ...this.options.testEnv, [RUN_MARKER_ENV]: mergeTestMarker(this.options.repo.root, client.id) };
     const tests = await runTestCommand(testCommand, worktree, { timeoutMs: this.options.testTimeoutMs, env, signal });
     const on = after === null ? `${this.options.integrationBranch()} at ${base.slice(0, 7)}` : `${base.slice(0, 7)} (${this.options.integrationBranch()} with ${this.#queue.slice(0, this.#queue.indexOf(entry)).map((candidate) => candidate.client.label).join(', ')} ahead)`;
     await this.options.store.appendEvent({

@@ -14,7 +14,7 @@ export async function mergeStep(ctx: StepContext, item: WorkItemRecord, notes: D
   const branch = ctx.branchFor(item);
   const next = item.kind === 'bug' ? WorkItemState.done : WorkItemState.markingDone;
   // Tests of a merge prepared before a restart may have outlived the crash (their own process group): end them.
-  await killRunProcesses(mergeTestMarker(item.id), null, config.runtime.stopGraceSeconds * 1000);
+  await killRunProcesses(mergeTestMarker(ctx.repo.root, item.id), null, config.runtime.stopGraceSeconds * 1000);
   // Stopped after the merge, between deleting the merged branch and recording it: the merge commit says it is done.
   if (!(await ctx.repo.branchExists(branch))) {
     const mergeCommit = await ctx.repo.mergeCommitOf(branch, ctx.integrationBranch());

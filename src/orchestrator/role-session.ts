@@ -1,16 +1,14 @@
 import type { AgentDefinition } from '../agents/index.js';
 import type { ResolvedConfig } from '../config/index.js';
-import type { EventBus } from '../events/index.js';
 import { BudgetExceededError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
 import type { Store, WorkItemRecord } from '../store/index.js';
-import { priceTable } from '../usage/index.js';
 import type { BudgetReservation } from './budget.js';
 import { orphanedRunOf, sessionIdOf } from './landed.js';
-import { createToolPolicy } from './permissions.js';
 import { isTransientFailure } from './retry.js';
-import { Role, rolePolicy } from './role-policies.js';
-import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
+import { Role } from './role-policies.js';
+import type { RunAgentResult } from './run-agent.js';
+import type { SessionExecutor, SessionJob } from './session-executor.js';
 
 /**
  * A claim on a session slot and a budget reservation, granted by the scheduler before a step that runs a session.
@@ -31,9 +29,8 @@ export type RoleOutcome = { ok: true; result: RunAgentResult } | { ok: false; re
 export interface RoleSessionOptions {
   config: ResolvedConfig;
   store: Store;
-  bus: EventBus;
-  messages: MessageSink;
-  cliPath: string;
+  /** Where the sessions run (this process, or a worker through the queue). */
+  executor: SessionExecutor;
   agents: ReadonlyMap<string, AgentDefinition>;
   signal: AbortSignal;
 }
@@ -52,15 +49,15 @@ export interface RoleSessionRequest {
 
 /**
  * Runs one role's session for a work item: counts the attempt (a run orphaned by a crash is continued, in its
- * session when it has one, and not counted again), applies the role's tool policy and the ticket's budget, and
- * gives the ticket back when the session ends. Where sessions run is this class's business; the state machine
- * only sees the outcome.
+ * session when it has one, and not counted again), takes the ticket's slot, builds the session's job (the
+ * ticket's budget cap included), and gives the ticket back when the session ends. Where the session runs is the
+ * executor's business (session-executor.ts); the state machine only sees the outcome.
  */
 export class RoleSessions {
   constructor(private readonly options: RoleSessionOptions) {}
 
   async run(request: RoleSessionRequest): Promise<RoleOutcome> {
-    const { config, store, bus, messages, cliPath, signal } = this.options;
+    const { config, store, signal } = this.options;
     const { item, role, cwd, prompt, paths, ticket } = request;
     try {
       try {
@@ -92,35 +89,29 @@ export class RoleSessions {
           data: { runId: orphan.id },
         });
       }
-      const policy = rolePolicy(role, { root: cwd, tools: agent.tools, specPath: paths.specPath ?? null, reviewPath: paths.reviewPath ?? null, roadmapPath: paths.roadmapPath ?? null, testCommand: config.testCommand ?? null });
-      let result: RunAgentResult;
-      try {
-        result = await runAgent({
-          store,
-          bus,
-          messages,
-          cliPath,
-          agent,
-          prompt: resumeSessionId ? `${prompt}\n\n(The orchestrator restarted while you were working on this; continue where you left off.)` : prompt,
-          cwd,
-          env: { ...config.sessionEnv },
-          defaultModel: config.runtime.model,
-          taskKind: role,
-          workItemId: item.id,
-          attempt,
-          worktree: cwd,
-          branch: request.branch,
-          resumeSessionId,
-          toolPermission: createToolPolicy(policy),
+      const job: SessionJob = {
+        workItemId: item.id,
+        role,
+        attempt,
+        agent,
+        prompt,
+        branch: request.branch,
+        paths,
+        testCommand: config.testCommand ?? null,
+        resumeSessionId: resumeSessionId ?? null,
+        maxBudgetUsd: ticket.budget.maxBudgetUsd ?? null,
+        defaultModel: config.runtime.model ?? null,
+        agentPromptOnly: config.runtime.agentPromptOnly.includes(role),
+        limits: {
           timeoutMs: config.runtime.timeoutSeconds * 1000,
           idleTimeoutMs: config.runtime.idleTimeoutSeconds * 1000,
           stopGraceMs: config.runtime.stopGraceSeconds * 1000,
           maxTurns: config.runtime.maxTurns,
-          maxBudgetUsd: ticket.budget.maxBudgetUsd,
-          agentPromptOnly: config.runtime.agentPromptOnly.includes(role),
-          prices: priceTable(config.pricing),
-          signal,
-        });
+        },
+      };
+      let result: RunAgentResult;
+      try {
+        result = await this.options.executor.run(job, cwd, signal);
       } catch (error) {
         return { ok: false, reason: `could not run the ${role}: ${errorMessage(error)}`, transient: false };
       }

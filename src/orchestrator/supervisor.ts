@@ -6,6 +6,7 @@ import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } fr
 import { nowIso } from '../lib/time.js';
 import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
 import { branchName, slugify, specFileName } from '../roadmap/index.js';
+import { priceTable } from '../usage/index.js';
 import type { Store, WaitReason, WorkItemRecord } from '../store/index.js';
 import { branchWork, describeBase } from './branch-work.js';
 import { BudgetLedger } from './budget.js';
@@ -20,6 +21,7 @@ import { RoadmapSync } from './roadmap-sync.js';
 import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role } from './role-policies.js';
 import { RoleSessions, type SessionTicket } from './role-session.js';
+import { InProcessSessionExecutor } from './session-executor.js';
 import type { MessageSink } from './run-agent.js';
 import { mergeStep } from './merge-step.js';
 import { markDoneStep } from './roadmap-update.js';
@@ -110,7 +112,8 @@ export class Supervisor {
       notice: (level, message) => this.#notice(level, message),
       markDone: (item, reason) => this.#transition(item, WorkItemState.done, reason),
     });
-    this.#sessions = new RoleSessions({ config, store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, agents: this.#agents, signal: options.signal });
+    const executor = new InProcessSessionExecutor({ store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, env: config.sessionEnv, prices: priceTable(config.pricing) });
+    this.#sessions = new RoleSessions({ config, store, executor, agents: this.#agents, signal: options.signal });
     this.#stepContext = {
       config,
       store,

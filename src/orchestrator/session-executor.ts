@@ -1,0 +1,89 @@
+import type { AgentDefinition } from '../agents/index.js';
+import type { EventBus, WorkItemId } from '../events/index.js';
+import type { Store } from '../store/index.js';
+import type { PriceTable } from '../usage/index.js';
+import { createToolPolicy } from './permissions.js';
+import { rolePolicy, type Role } from './role-policies.js';
+import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
+
+/**
+ * Everything a role session needs, decided by the state machine: plain data (JSON), with no path of the machine
+ * that decided it and no secret, so that it can run in this process or be handed to a worker on another machine.
+ * The agent definition is resolved by whoever decides, so that every machine runs the same role.
+ */
+export interface SessionJob {
+  workItemId: WorkItemId;
+  role: Role;
+  /** The attempt this session is (a session continuing an orphaned run keeps that run's). */
+  attempt: number;
+  agent: AgentDefinition;
+  prompt: string;
+  /** The item's branch: the session works in a worktree on it. */
+  branch: string;
+  /** Files the role may write, relative to the worktree. */
+  paths: { specPath?: string; reviewPath?: string; roadmapPath?: string };
+  testCommand: string | null;
+  /** The CLI session to resume (a run orphaned by a crash), if any. */
+  resumeSessionId: string | null;
+  /** The budget reservation's cap (`--max-budget-usd`). */
+  maxBudgetUsd: number | null;
+  /** Model for an agent that names none. */
+  defaultModel: string | null;
+  agentPromptOnly: boolean;
+  limits: { timeoutMs: number; idleTimeoutMs: number; stopGraceMs: number; maxTurns: number };
+}
+
+/**
+ * Where a role session runs: the state machine builds a SessionJob and gets back the finished run, whichever
+ * implementation it was given (this process, or a job in the queue for a worker). `cwd` is the item's worktree on
+ * the deciding machine: when the executor returns, the session's work is there.
+ */
+export interface SessionExecutor {
+  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<RunAgentResult>;
+}
+
+export interface InProcessExecutorOptions {
+  store: Store;
+  bus: EventBus;
+  messages: MessageSink;
+  cliPath: string;
+  /** The sessions' environment (the model's credentials come from here, never from a job). */
+  env: Readonly<Record<string, string>>;
+  prices: PriceTable;
+}
+
+/** Runs the session as a child process of this one, in the worktree itself. */
+export class InProcessSessionExecutor implements SessionExecutor {
+  constructor(private readonly options: InProcessExecutorOptions) {}
+
+  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<RunAgentResult> {
+    const { store, bus, messages, cliPath, env, prices } = this.options;
+    const policy = rolePolicy(job.role, { root: cwd, tools: job.agent.tools, specPath: job.paths.specPath ?? null, reviewPath: job.paths.reviewPath ?? null, roadmapPath: job.paths.roadmapPath ?? null, testCommand: job.testCommand });
+    return runAgent({
+      store,
+      bus,
+      messages,
+      cliPath,
+      agent: job.agent,
+      prompt: job.resumeSessionId ? `${job.prompt}\n\n(The orchestrator restarted while you were working on this; continue where you left off.)` : job.prompt,
+      cwd,
+      env: { ...env },
+      defaultModel: job.defaultModel ?? undefined,
+      taskKind: job.role,
+      workItemId: job.workItemId,
+      attempt: job.attempt,
+      worktree: cwd,
+      branch: job.branch,
+      resumeSessionId: job.resumeSessionId ?? undefined,
+      toolPermission: createToolPolicy(policy),
+      timeoutMs: job.limits.timeoutMs,
+      idleTimeoutMs: job.limits.idleTimeoutMs,
+      stopGraceMs: job.limits.stopGraceMs,
+      maxTurns: job.limits.maxTurns,
+      maxBudgetUsd: job.maxBudgetUsd ?? undefined,
+      agentPromptOnly: job.agentPromptOnly,
+      prices,
+      signal,
+    });
+  }
+}
