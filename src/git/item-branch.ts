@@ -87,6 +87,11 @@ export async function checkoutItemBranch(clone: WorkerClone, options: CheckoutIt
     path = existing;
     stashed = await setAsideUncommitted(path, branch, signal);
     if ((await resolveCommit('HEAD', path, signal)) !== start) await runGit(['reset', '--quiet', '--hard', start], path, { signal });
+  } else if (await isRegisteredWorktree(clone, join(clone.worktreesDir, worktreeDirName(branch)), signal)) {
+    // Our directory for this branch, left on a detached HEAD or another branch: back onto the item branch.
+    path = join(clone.worktreesDir, worktreeDirName(branch));
+    stashed = await setAsideUncommitted(path, branch, signal);
+    await runGit(['checkout', '--quiet', '--no-track', '-B', branch, start], path, { signal });
   } else {
     path = join(clone.worktreesDir, worktreeDirName(branch));
     await runGit(['worktree', 'prune'], clone.gitDir, { signal });
@@ -111,6 +116,12 @@ async function worktreeOf(clone: WorkerClone, branch: string, signal: AbortSigna
     if (path !== undefined && lines.includes(`branch refs/heads/${branch}`) && existsSync(path)) return path;
   }
   return null;
+}
+
+async function isRegisteredWorktree(clone: WorkerClone, path: string, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  const { stdout } = await runGit(['worktree', 'list', '--porcelain'], clone.gitDir, { signal });
+  return stdout.split('\n').includes(`worktree ${path}`);
 }
 
 /** Ends a merge, rebase or cherry-pick left half-way and stashes uncommitted files; true if something was stashed. */

@@ -239,6 +239,17 @@ describe('item branch across workers', () => {
     expect(remoteTip(remote, ITEM)).toBe(fromB);
   });
 
+  it('puts its own worktree left on a detached HEAD back onto the item branch', async () => {
+    const a = await worker('a');
+    const item = await ItemBranchWorktree.open(a, { branch: ITEM, integrationBranch: 'main' });
+    const pushed = await commitFile(item.path, 'x.txt', '1\n', 'pushed');
+    await item.push();
+    git(item.path, 'checkout', '-q', '--detach', 'HEAD~1');
+    const again = await checkoutItemBranch(a, { branch: ITEM, integrationBranch: 'main' });
+    expect(again).toMatchObject({ path: item.path, head: pushed, startedFrom: 'pushed_branch' });
+    expect(git(item.path, 'symbolic-ref', 'HEAD')).toBe(`refs/heads/${ITEM}`);
+  });
+
   it('removes a merged worktree but never drops unpushed commits', async () => {
     const a = await worker('a');
     const item = await ItemBranchWorktree.open(a, { branch: ITEM, integrationBranch: 'main' });
@@ -310,6 +321,10 @@ describe('coordinator: integration branch and merged branches', () => {
     const sideways = await commitFile(coordinator, 'b.txt', 'b\n', 'sideways');
     await expect(pushIntegrationBranch({ cwd: coordinator, remote: 'origin', branch: 'main', expected: tip, next: sideways })).rejects.toBeInstanceOf(NotFastForwardError);
     expect(remoteTip(remote, 'main')).toBe(tip);
+    // A branch the remote does not have yet: expected null means "must not exist".
+    expect(await pushIntegrationBranch({ cwd: coordinator, remote: 'origin', branch: 'release', expected: null, next: tip })).toEqual({ kind: 'pushed', sha: tip });
+    expect(await pushIntegrationBranch({ cwd: coordinator, remote: 'origin', branch: 'release', expected: null, next: sideways })).toEqual({ kind: 'moved', actual: tip });
+    expect(remoteTip(remote, 'release')).toBe(tip);
   });
 
   it('deletes a merged item branch on the remote, and keeps an unmerged or moved one', async () => {
