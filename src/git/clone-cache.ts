@@ -63,6 +63,8 @@ async function createClone(clone: WorkerClone, cacheDir: string, signal: AbortSi
     // Reflogs in a bare repository are off by default; they keep a way back to anything a reset set aside.
     await runGit(['config', 'core.logAllRefUpdates', 'true'], gitDir, { signal });
     await runGit(['config', 'gc.autoDetach', 'false'], gitDir, { signal });
+    // Branch refs stay loose files: watchBranch sees commits through their directory, which pack-refs would remove.
+    await runGit(['config', 'gc.packRefs', 'false'], gitDir, { signal });
     await runGit(['remote', 'add', WORKER_REMOTE, clone.remote.fetchUrl], gitDir, { signal });
     await runGit(['fetch', '--quiet', '--no-tags', WORKER_REMOTE], gitDir, {
       signal,

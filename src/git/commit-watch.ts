@@ -16,8 +16,9 @@ export interface BranchWatchOptions {
 
 /**
  * Calls `onMove` when the branch's tip moves, from inotify/FSEvents on the directory of its loose ref (git writes
- * `<ref>.lock` and renames it over the ref on every update), not by polling. A ref packed by `git pack-refs` is
- * still seen: the next update writes a loose ref again.
+ * `<ref>.lock` and renames it over the ref on every update), not by polling. Worker clones never pack refs
+ * (`gc.packRefs=false`, set by ensureWorkerClone): `git pack-refs --prune` could remove the watched directory.
+ * A move before the watch has read the tip once is not reported: push once after starting the watch.
  */
 export function watchBranch(options: BranchWatchOptions): void {
   assertBranchName(options.branch);
