@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { OrchestratorError } from '../lib/errors.js';
-import { PostgresStore, type CoordinatorRecord, type RepositoryRecord, type Store } from '../store/index.js';
+import { PostgresStore, SCHEMA_VERSION, type CoordinatorRecord, type RepositoryRecord, type Store } from '../store/index.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { coordinatorLockKey, ensureRepositoryIdentity } from './repository-identity.js';
 
@@ -43,6 +43,8 @@ export interface CoordinatorLockOptions {
   repoRoot: string;
   /** The git remote whose URL identifies the repository (default `origin`). */
   remote?: string;
+  /** This coordinator's package version, recorded with the holder so workers can check they match. */
+  version?: string;
   /** How often the lock's connection is checked (a silently dead network is noticed at the next check). Default 5 s. */
   probeIntervalMs?: number;
   /** How long a check may take before the connection counts as dead. Default 10 s. */
@@ -81,7 +83,7 @@ async function acquireAdvisoryLock(store: PostgresStore, options: CoordinatorLoc
     const { rows } = await client.query<{ locked: boolean; pid: number }>('SELECT pg_try_advisory_lock($1::bigint) AS locked, pg_backend_pid() AS pid', [key]);
     if (!rows[0]?.locked) throw new CoordinatorLockedError(repository, await currentHolder(store, repository.id));
     connectionPid = Number(rows[0].pid);
-    await store.recordCoordinator({ repositoryId: repository.id, host: me.host, pid: me.pid, connectionPid });
+    await store.recordCoordinator({ repositoryId: repository.id, host: me.host, pid: me.pid, connectionPid, version: options.version ?? null, schemaVersion: SCHEMA_VERSION });
   } catch (error) {
     released = true;
     await client.end().catch(() => undefined);

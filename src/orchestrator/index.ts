@@ -9,6 +9,7 @@ export * from './instance-lock.js';
 export * from './coordinator-lock.js';
 export * from './repository-identity.js';
 export * from './worker-heartbeat.js';
+export * from './worker-compatibility.js';
 export * from './retry.js';
 export * from './supervisor.js';
 export * from './repo-ops.js';

@@ -37,9 +37,10 @@ export const clusterSql = (clock: Clock) => ({
   }),
   repositoryByKey: (key: string): Query => ({ sql: 'SELECT * FROM repositories WHERE key = ?', params: [key] }),
   upsertCoordinator: (input: Omit<CoordinatorRecord, 'startedAt'>): Query => ({
-    sql: `INSERT INTO coordinators (repository_id, host, pid, started_at, connection_pid) VALUES (?, ?, ?, ${clock.now}, ?)
-          ON CONFLICT (repository_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = excluded.started_at, connection_pid = excluded.connection_pid`,
-    params: [input.repositoryId, input.host, input.pid, input.connectionPid],
+    sql: `INSERT INTO coordinators (repository_id, host, pid, started_at, connection_pid, version, schema_version) VALUES (?, ?, ?, ${clock.now}, ?, ?, ?)
+          ON CONFLICT (repository_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = excluded.started_at, connection_pid = excluded.connection_pid,
+            version = excluded.version, schema_version = excluded.schema_version`,
+    params: [input.repositoryId, input.host, input.pid, input.connectionPid, input.version, input.schemaVersion],
   }),
   getCoordinator: (repositoryId: string): Query => ({ sql: 'SELECT * FROM coordinators WHERE repository_id = ?', params: [repositoryId] }),
   deleteCoordinator: (repositoryId: string, host: string, pid: number): Query => ({
@@ -97,6 +98,8 @@ export function coordinatorFromRow(row: Row): CoordinatorRecord {
     pid: Number(row.pid),
     startedAt: str(row.started_at),
     connectionPid: row.connection_pid === null || row.connection_pid === undefined ? null : Number(row.connection_pid),
+    version: strOrNull(row.version),
+    schemaVersion: Number(row.schema_version),
   };
 }
 

@@ -35,6 +35,10 @@ export interface CoordinatorRecord {
   startedAt: string;
   /** The PostgreSQL backend pid of the lock's connection (pg_stat_activity.pid), when there is one. */
   connectionPid: number | null;
+  /** The coordinator's package version (workers refuse jobs from another one), when it said. */
+  version: string | null;
+  /** The database schema version the coordinator was built for. */
+  schemaVersion: number;
 }
 
 export interface NewWorker {

@@ -176,7 +176,9 @@ CREATE TABLE coordinators (
   host TEXT NOT NULL,
   pid INTEGER NOT NULL,
   started_at TEXT NOT NULL,
-  connection_pid INTEGER
+  connection_pid INTEGER,
+  version TEXT,
+  schema_version INTEGER NOT NULL
 );
 
 CREATE TABLE workers (

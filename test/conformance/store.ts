@@ -232,12 +232,12 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       expect(await store.ensureRepository({ id: 'repo-b', key: 'remote:example.com/team/app', remoteUrl: 'example.com/team/app' })).toEqual(first);
       expect((await store.ensureRepository({ id: 'repo-c', key: 'local:abc', remoteUrl: null })).id).toBe('repo-c');
       expect(await store.getCoordinator('repo-a')).toBeNull();
-      await store.recordCoordinator({ repositoryId: 'repo-a', host: 'alpha', pid: 11, connectionPid: 900 });
-      expect(await store.getCoordinator('repo-a')).toMatchObject({ repositoryId: 'repo-a', host: 'alpha', pid: 11, connectionPid: 900 });
+      await store.recordCoordinator({ repositoryId: 'repo-a', host: 'alpha', pid: 11, connectionPid: 900, version: '0.1.0', schemaVersion: 5 });
+      expect(await store.getCoordinator('repo-a')).toMatchObject({ repositoryId: 'repo-a', host: 'alpha', pid: 11, connectionPid: 900, version: '0.1.0', schemaVersion: 5 });
       await store.clearCoordinator('repo-a', { host: 'beta', pid: 11 });
       expect((await store.getCoordinator('repo-a'))?.host).toBe('alpha');
-      await store.recordCoordinator({ repositoryId: 'repo-a', host: 'beta', pid: 12, connectionPid: null });
-      expect(await store.getCoordinator('repo-a')).toMatchObject({ host: 'beta', pid: 12, connectionPid: null });
+      await store.recordCoordinator({ repositoryId: 'repo-a', host: 'beta', pid: 12, connectionPid: null, version: null, schemaVersion: 6 });
+      expect(await store.getCoordinator('repo-a')).toMatchObject({ host: 'beta', pid: 12, connectionPid: null, version: null, schemaVersion: 6 });
       await store.clearCoordinator('repo-a', { host: 'beta', pid: 12 });
       expect(await store.getCoordinator('repo-a')).toBeNull();
     });

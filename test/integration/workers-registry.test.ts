@@ -15,7 +15,7 @@ import {
   sweepLostWorkers,
   type CoordinatorLock,
 } from '../../src/orchestrator/index.js';
-import { PostgresStore, type WorkerRecord } from '../../src/store/index.js';
+import { PostgresStore, SCHEMA_VERSION, type WorkerRecord } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
 import { PG_TEST_URL, postgresTestDatabase, pgUrlForSchema } from '../helpers/databases.js';
 import { tmpRepo } from '../helpers/tmp-repo.js';
@@ -131,7 +131,7 @@ describe('several machines: coordinator lock and workers registry on PostgreSQL'
       await holder.exited;
       lock = await until(
         async () =>
-          acquireCoordinatorLock({ store, repoRoot: clone2.path, probeIntervalMs: 3_600_000 }).catch((failure: unknown) => {
+          acquireCoordinatorLock({ store, repoRoot: clone2.path, version: '0.1.0', probeIntervalMs: 3_600_000 }).catch((failure: unknown) => {
             if (failure instanceof CoordinatorLockedError) return undefined;
             throw failure;
           }),
@@ -139,7 +139,7 @@ describe('several machines: coordinator lock and workers registry on PostgreSQL'
       );
       expect(lock.kind).toBe('advisory');
       const record = await store.getCoordinator(lock.repository!.id);
-      expect(record).toMatchObject({ host: hostname(), pid: process.pid });
+      expect(record).toMatchObject({ host: hostname(), pid: process.pid, version: '0.1.0', schemaVersion: SCHEMA_VERSION });
       expect(lock.signal.aborted).toBe(false);
 
       // The lock's connection is killed on the server: the holder's signal aborts (from the connection's own events:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkerHeartbeat, WorkerLostError, registerWorker, sweepLostWorkers } from '../../../src/orchestrator/index.js';
+import { WorkerHeartbeat, WorkerIncompatibleError, WorkerLostError, registerWorker, sweepLostWorkers, workerIncompatibility } from '../../../src/orchestrator/index.js';
 import { SCHEMA_VERSION, SqliteStore, type Store } from '../../../src/store/index.js';
 
 const until = async (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) => {
@@ -78,5 +78,19 @@ describe('worker heartbeat', () => {
       expect(errors.map((error) => (error as Error).message)).toEqual(['connection refused']);
       expect(heartbeat.lost.aborted).toBe(false);
     });
+  });
+});
+
+describe('worker compatibility', () => {
+  const coordinator = { repositoryId: 'r', host: 'lead', pid: 7, startedAt: '2026-11-26T10:00:00.000Z', connectionPid: 1, version: '0.2.0', schemaVersion: 5 };
+  it('lets a worker of the same version and schema take jobs, and refuses another version or schema with the fix', () => {
+    expect(workerIncompatibility(coordinator, { version: '0.2.0', schemaVersion: 5 })).toBeNull();
+    expect(workerIncompatibility(null, { version: '0.1.0', schemaVersion: 4 })).toBeNull();
+    expect(workerIncompatibility({ ...coordinator, version: null }, { version: '0.1.0', schemaVersion: 5 })).toBeNull();
+    const version = workerIncompatibility(coordinator, { version: '0.1.0', schemaVersion: 5 });
+    expect(version).toBeInstanceOf(WorkerIncompatibleError);
+    expect(version?.message).toBe('this worker runs 0.1.0 but the coordinator (pid 7 on lead) runs 0.2.0: it takes no jobs');
+    expect(version?.hint).toContain('same orchestrator version');
+    expect(workerIncompatibility(coordinator, { version: '0.2.0', schemaVersion: 6 })?.message).toContain('runs schema 6 but the coordinator (pid 7 on lead) runs schema 5');
   });
 });
