@@ -12,6 +12,7 @@ import { dashboardCommand } from './commands/dashboard.js';
 import { startCommand } from './commands/start.js';
 import { planCommand } from './commands/plan.js';
 import { bugCommand, statusCommand, unblockCommand } from './commands/work-items.js';
+import { workersCommand } from './commands/workers.js';
 
 function positiveNumber(value: string): number {
   const parsed = Number(value);
@@ -110,6 +111,13 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--status <list>', 'only runs with these statuses (comma-separated)')
     .option('--json', 'JSON output')
     .action(act((options: { all?: boolean; limit?: number; status?: string; json?: boolean }) => psCommand({ ...globals(), ...options })));
+
+  program
+    .command('workers')
+    .description('the workers on this database (several machines): host, slots, running jobs, last heartbeat, state; lost ones flagged')
+    .option('-a, --all', 'also workers that stopped')
+    .option('--json', 'JSON output')
+    .action(act((options: { all?: boolean; json?: boolean }) => workersCommand({ ...globals(), ...options })));
 
   program
     .command('logs')

@@ -64,6 +64,25 @@ const dashboardSchema = z
   })
   .strict();
 
+/**
+ * Several machines (PostgreSQL): how often a worker heartbeats, how long a silent worker keeps its jobs before the
+ * coordinator marks it lost and hands them back, and how many sessions a worker runs at once.
+ */
+const workersSchema = z
+  .object({
+    /** A worker whose last heartbeat is older than this is lost: its jobs go back to the queue, its runs are orphaned. */
+    leaseSeconds: z.number().positive().max(600).default(30),
+    /** How often a worker writes its heartbeat; must leave room for a few missed ones within the lease. */
+    heartbeatSeconds: z.number().positive().default(5),
+    /** Sessions one worker runs at once. */
+    slots: z.number().int().positive().default(2),
+  })
+  .strict()
+  .refine((workers) => workers.heartbeatSeconds * 2 <= workers.leaseSeconds, {
+    message: 'heartbeatSeconds must be at most half of leaseSeconds, so one late heartbeat does not lose a worker',
+    path: ['heartbeatSeconds'],
+  });
+
 const perMTok = z.number().nonnegative();
 /** USD per million tokens of one model (or of every model a `*` prefix matches). */
 const modelPriceSchema = z
@@ -128,6 +147,7 @@ export const configSchema = z
       .strict()
       .default({ maxRetests: 2 }),
     dashboard: dashboardSchema.default(dashboardSchema.parse({})),
+    workers: workersSchema.default(workersSchema.parse({})),
     pricing: pricingSchema.default({}),
   })
   .strict();

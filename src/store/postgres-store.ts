@@ -5,6 +5,8 @@ import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRo
 import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Params, type Query } from './sql.js';
 import { findRunByPrefix } from './sqlite-store.js';
+import { POSTGRES_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
+import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type {
   AuditEventRecord,
   FinishInvocation,
@@ -25,6 +27,8 @@ import type {
   WorkItemPatch,
   WorkItemRecord,
 } from './store.js';
+
+const cluster = clusterSql(POSTGRES_CLOCK);
 
 /** Any key to serialize migrations between orchestrators starting at once against one database. */
 const MIGRATION_LOCK = 7_314_159;
@@ -55,26 +59,27 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
+  /** How to open one more connection like the pool's (kept private: it may hold credentials). */
+  readonly #connection: pg.ClientConfig;
 
   private constructor(
     readonly location: string,
     pool: pg.Pool,
+    connection: pg.ClientConfig,
   ) {
     this.#pool = pool;
+    this.#connection = connection;
   }
 
   /** `schema` (tests) puts every table in that schema, created if missing. */
   static async open(url: string, options: { schema?: string; max?: number } = {}): Promise<PostgresStore> {
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) throw new StoreError(`not a schema name: ${options.schema}`);
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: options.max ?? 8,
-      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
-    });
+    const connection: pg.ClientConfig = { connectionString: url, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) };
+    const pool = new pg.Pool({ ...connection, max: options.max ?? 8 });
     pool.on('error', () => {
       // An idle connection dropped by the server; the pool replaces it on the next query.
     });
-    const store = new PostgresStore(redactUrl(url), pool);
+    const store = new PostgresStore(redactUrl(url), pool, connection);
     try {
       await store.#migrate(options.schema ?? null);
     } catch (error) {
@@ -262,6 +267,93 @@ export class PostgresStore implements Store {
 
   async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
     return (await this.#all(sql.listEvents(filter))).map(auditEventFromRow);
+  }
+
+  /**
+   * A new connection outside the pool, to the same database and schema, for what must own a session of its own
+   * (an advisory lock held for the process's life, LISTEN). The caller ends it; its errors are the caller's to handle.
+   */
+  async connectDedicated(options: { keepAlive?: boolean } = {}): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.#connection, keepAlive: options.keepAlive ?? true });
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw new StoreError(`cannot open a connection to ${this.location}: ${(error as Error).message}`, { cause: error, hint: 'Check that PostgreSQL is running and reachable.' });
+    }
+    return client;
+  }
+
+  async databaseNow(): Promise<string> {
+    return String((await this.#get(cluster.now))?.now);
+  }
+
+  async ensureRepository(input: NewRepository): Promise<RepositoryRecord> {
+    await this.#run(cluster.insertRepository(input));
+    const row = await this.#get(cluster.repositoryByKey(input.key));
+    if (!row) throw new StoreError(`repository ${input.key} was not saved`);
+    return repositoryFromRow(row);
+  }
+
+  async recordCoordinator(input: Omit<CoordinatorRecord, 'startedAt'>): Promise<void> {
+    await this.#run(cluster.upsertCoordinator(input));
+  }
+
+  async getCoordinator(repositoryId: string): Promise<CoordinatorRecord | null> {
+    const row = await this.#get(cluster.getCoordinator(repositoryId));
+    return row ? coordinatorFromRow(row) : null;
+  }
+
+  async clearCoordinator(repositoryId: string, holder: { host: string; pid: number }): Promise<void> {
+    await this.#run(cluster.deleteCoordinator(repositoryId, holder.host, holder.pid));
+  }
+
+  async registerWorker(input: NewWorker): Promise<WorkerRecord> {
+    await this.#run(cluster.insertWorker(input));
+    const worker = await this.getWorker(input.id);
+    if (!worker) throw new StoreError(`worker ${input.id} was not saved`);
+    return worker;
+  }
+
+  async heartbeatWorker(id: string): Promise<WorkerState | null> {
+    await this.#run(cluster.heartbeat(id));
+    const row = await this.#get(cluster.workerState(id));
+    return row ? (String(row.state) as WorkerState) : null;
+  }
+
+  async setWorkerState(id: string, state: 'draining' | 'stopped'): Promise<boolean> {
+    return (await this.#run(cluster.setWorkerState(id, state))) === 1;
+  }
+
+  async startWorkerJob(input: NewWorkerJob): Promise<void> {
+    await this.#run(cluster.insertJob(input));
+  }
+
+  async finishWorkerJob(workerId: string, jobId: string): Promise<void> {
+    await this.#run(cluster.deleteJob(workerId, jobId));
+  }
+
+  async getWorker(id: string): Promise<WorkerRecord | null> {
+    const row = await this.#get(cluster.getWorker(id));
+    return row ? ((await this.#withJobs([row]))[0] ?? null) : null;
+  }
+
+  async listWorkers(filter: { states?: readonly WorkerState[] } = {}): Promise<WorkerRecord[]> {
+    return this.#withJobs(await this.#all(cluster.listWorkers(filter.states)));
+  }
+
+  async markLostWorkers(leaseMs: number): Promise<WorkerRecord[]> {
+    return this.#transaction(async (client) => {
+      const ids = (await this.#all(cluster.markLost(leaseMs), client)).map((row) => String(row.id));
+      if (ids.length === 0) return [];
+      const rows = (await Promise.all(ids.map(async (id) => this.#get(cluster.getWorker(id), client)))).filter((row): row is Row => row !== undefined);
+      return this.#withJobs(rows, client);
+    });
+  }
+
+  async #withJobs(rows: Row[], on: Queryable = this.#pool): Promise<WorkerRecord[]> {
+    if (rows.length === 0) return [];
+    return workersFromRows(rows, await this.#all(cluster.jobsOf(rows.map((row) => String(row.id))), on));
   }
 
   async close(): Promise<void> {

@@ -156,9 +156,63 @@ ALTER TABLE work_items ADD COLUMN waiting_detail TEXT;
 ALTER TABLE work_items ADD COLUMN waiting_since TEXT;
 `;
 
+/**
+ * Several machines on one database. `repositories`: one row per repository, keyed by the normalized remote URL
+ * (`remote:<host/path>`) or, without a remote, by an id kept in the clone's .orchestrator/ (`local:<id>`); its
+ * generated `id` is what the coordinator lock is keyed on. `coordinators`: who holds a repository's coordinator lock
+ * (the lock itself is a PostgreSQL advisory lock; this row only names the holder). `workers` and `worker_jobs`: the
+ * processes that run sessions, their heartbeats (database clock, so machines' clocks never matter) and their jobs.
+ */
+const WORKERS = `
+CREATE TABLE repositories (
+  id TEXT PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  remote_url TEXT,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE coordinators (
+  repository_id TEXT PRIMARY KEY REFERENCES repositories (id),
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  connection_pid INTEGER,
+  version TEXT,
+  schema_version INTEGER NOT NULL
+);
+
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  slots INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  schema_version INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  last_heartbeat_at TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active','draining','stopped','lost')),
+  state_changed_at TEXT NOT NULL
+);
+CREATE INDEX workers_state ON workers (state, last_heartbeat_at);
+
+CREATE TABLE worker_jobs (
+  worker_id TEXT NOT NULL REFERENCES workers (id),
+  job_id TEXT NOT NULL,
+  run_id TEXT,
+  work_item_id TEXT,
+  started_at TEXT NOT NULL,
+  PRIMARY KEY (worker_id, job_id)
+);
+CREATE INDEX worker_jobs_run ON worker_jobs (run_id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) },
   { version: 2, name: 'cost_estimates', sqlite: COST_ESTIMATES, postgres: bytewiseText(COST_ESTIMATES) },
   { version: 3, name: 'roadmap_warnings', sqlite: ROADMAP_WARNINGS, postgres: bytewiseText(ROADMAP_WARNINGS) },
   { version: 4, name: 'scheduler_waits', sqlite: SCHEDULER_WAITS, postgres: bytewiseText(SCHEDULER_WAITS) },
+  { version: 5, name: 'workers', sqlite: WORKERS, postgres: bytewiseText(WORKERS) },
 ];
+
+/** The schema version this build writes (workers refuse jobs from a coordinator on another one). */
+export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

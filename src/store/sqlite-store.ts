@@ -7,6 +7,8 @@ import { StoreError } from '../lib/errors.js';
 import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
 import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Query } from './sql.js';
+import { SQLITE_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
+import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type {
   AuditEventRecord,
   FinishInvocation,
@@ -27,6 +29,8 @@ import type {
   WorkItemPatch,
   WorkItemRecord,
 } from './store.js';
+
+const cluster = clusterSql(SQLITE_CLOCK);
 
 /**
  * The SQLite store (better-sqlite3): WAL, a busy timeout so concurrent CLI processes wait instead of failing,
@@ -224,6 +228,77 @@ export class SqliteStore implements Store {
 
   async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
     return this.#all(sql.listEvents(filter)).map(auditEventFromRow);
+  }
+
+  async databaseNow(): Promise<string> {
+    return String(this.#get(cluster.now)?.now);
+  }
+
+  async ensureRepository(input: NewRepository): Promise<RepositoryRecord> {
+    this.#run(cluster.insertRepository(input));
+    const row = this.#get(cluster.repositoryByKey(input.key));
+    if (!row) throw new StoreError(`repository ${input.key} was not saved`);
+    return repositoryFromRow(row);
+  }
+
+  async recordCoordinator(input: Omit<CoordinatorRecord, 'startedAt'>): Promise<void> {
+    this.#run(cluster.upsertCoordinator(input));
+  }
+
+  async getCoordinator(repositoryId: string): Promise<CoordinatorRecord | null> {
+    const row = this.#get(cluster.getCoordinator(repositoryId));
+    return row ? coordinatorFromRow(row) : null;
+  }
+
+  async clearCoordinator(repositoryId: string, holder: { host: string; pid: number }): Promise<void> {
+    this.#run(cluster.deleteCoordinator(repositoryId, holder.host, holder.pid));
+  }
+
+  async registerWorker(input: NewWorker): Promise<WorkerRecord> {
+    this.#run(cluster.insertWorker(input));
+    const worker = await this.getWorker(input.id);
+    if (!worker) throw new StoreError(`worker ${input.id} was not saved`);
+    return worker;
+  }
+
+  async heartbeatWorker(id: string): Promise<WorkerState | null> {
+    this.#run(cluster.heartbeat(id));
+    const row = this.#get(cluster.workerState(id));
+    return row ? (String(row.state) as WorkerState) : null;
+  }
+
+  async setWorkerState(id: string, state: 'draining' | 'stopped'): Promise<boolean> {
+    return this.#run(cluster.setWorkerState(id, state)).changes === 1;
+  }
+
+  async startWorkerJob(input: NewWorkerJob): Promise<void> {
+    this.#run(cluster.insertJob(input));
+  }
+
+  async finishWorkerJob(workerId: string, jobId: string): Promise<void> {
+    this.#run(cluster.deleteJob(workerId, jobId));
+  }
+
+  async getWorker(id: string): Promise<WorkerRecord | null> {
+    const row = this.#get(cluster.getWorker(id));
+    return row ? (this.#withJobs([row])[0] ?? null) : null;
+  }
+
+  async listWorkers(filter: { states?: readonly WorkerState[] } = {}): Promise<WorkerRecord[]> {
+    return this.#withJobs(this.#all(cluster.listWorkers(filter.states)));
+  }
+
+  async markLostWorkers(leaseMs: number): Promise<WorkerRecord[]> {
+    return this.#db.transaction(() => {
+      const ids = this.#all(cluster.markLost(leaseMs)).map((row) => String(row.id));
+      if (ids.length === 0) return [];
+      return this.#withJobs(ids.map((id) => this.#get(cluster.getWorker(id))).filter((row): row is Row => row !== undefined));
+    })();
+  }
+
+  #withJobs(rows: Row[]): WorkerRecord[] {
+    if (rows.length === 0) return [];
+    return workersFromRows(rows, this.#all(cluster.jobsOf(rows.map((row) => String(row.id)))));
   }
 
   /** For benchmarks and bulk tools: runs a function in one transaction with the raw handle. */

@@ -7,6 +7,7 @@ import type {
   RunStatus,
   WorkItemId,
 } from '../events/index.js';
+import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 
 /**
  * The one interface every caller uses to read and write orchestrator state. SQLite implements it for one
@@ -66,6 +67,39 @@ export interface Store {
   listEvents(filter?: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
   /** The id of the newest audit event (0 when there is none): where a follower starts. */
   lastEventId(): Promise<number>;
+
+  // several machines (src/store/cluster.ts): every time below is the database's clock
+  /** The database's clock, UTC ISO-8601 with milliseconds (to age heartbeats without trusting this machine's clock). */
+  databaseNow(): Promise<string>;
+  /** The repository with this key, created with `input.id` the first time; later calls return the first row. */
+  ensureRepository(input: NewRepository): Promise<RepositoryRecord>;
+  /** Records who holds the repository's coordinator lock (replacing any earlier holder); started now. */
+  recordCoordinator(input: Omit<CoordinatorRecord, 'startedAt'>): Promise<void>;
+  getCoordinator(repositoryId: string): Promise<CoordinatorRecord | null>;
+  /** Removes the holder row if it still names this host and pid. */
+  clearCoordinator(repositoryId: string, holder: { host: string; pid: number }): Promise<void>;
+  /** A new worker, active, started and heartbeating now. */
+  registerWorker(input: NewWorker): Promise<WorkerRecord>;
+  /**
+   * Moves an active or draining worker's heartbeat to now. Returns the worker's state afterwards: `lost` or
+   * `stopped` means the heartbeat was refused (a lost worker's jobs were handed back: it must stop them), null that
+   * there is no such worker.
+   */
+  heartbeatWorker(id: string): Promise<WorkerState | null>;
+  /** active → draining, or active/draining → stopped; false when the worker was not in a state that allows it. */
+  setWorkerState(id: string, state: 'draining' | 'stopped'): Promise<boolean>;
+  /** Records that the worker runs this job (again: updates its run and item). */
+  startWorkerJob(input: NewWorkerJob): Promise<void>;
+  finishWorkerJob(workerId: string, jobId: string): Promise<void>;
+  getWorker(id: string): Promise<WorkerRecord | null>;
+  /** Workers (all, or those in `states`) with their jobs, oldest first. */
+  listWorkers(filter?: { states?: readonly WorkerState[] }): Promise<WorkerRecord[]>;
+  /**
+   * Marks active and draining workers whose last heartbeat is older than `leaseMs` as lost, atomically (a heartbeat
+   * that lands first wins), and returns them with the jobs they were running (kept, so the lead can hand them back
+   * and `workers` can show them). Each lost worker is returned by exactly one call.
+   */
+  markLostWorkers(leaseMs: number): Promise<WorkerRecord[]>;
 
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../../src/events/index.js';
-import type { FinishInvocation, Store } from '../../src/store/index.js';
+import type { FinishInvocation, NewWorker, Store } from '../../src/store/index.js';
 
 /** The behaviour every Store implementation must have; run against each (SQLite now, PostgreSQL later). */
 export function runStoreConformance(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
@@ -211,6 +211,85 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       expect(first).toMatchObject({ kind: 'merge.completed', runId: '01r', workItemId: null, data: { sha: 'abc' } });
       expect((await store.listEvents({ afterId: first.id })).map((e) => e.kind)).toEqual(['budget.hit']);
       expect((await store.listEvents({ runId: '01r' as RunId })).map((e) => e.message)).toEqual(['merged']);
+    });
+
+    const worker = (id: string, extra: Partial<NewWorker> = {}) => store.registerWorker({ id, host: `host-${id}`, pid: 100, slots: 2, version: '0.1.0', schemaVersion: 5, ...extra });
+    /** Waits (on the database's clock) until it has moved past `time`, so a heartbeat at `time` is older than a tiny lease. */
+    const databaseClockPast = async (time: string, ms: number) => {
+      const until = Date.parse(time) + ms;
+      while (Date.parse(await store.databaseNow()) <= until) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+
+    it('tells the time by the database clock, as UTC ISO-8601 with milliseconds', async () => {
+      const now = await store.databaseNow();
+      expect(now).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(Math.abs(Date.parse(now) - Date.now())).toBeLessThan(60_000);
+    });
+
+    it('creates a repository identity once per key and names the coordinator holding it', async () => {
+      const first = await store.ensureRepository({ id: 'repo-a', key: 'remote:example.com/team/app', remoteUrl: 'example.com/team/app' });
+      expect(first).toMatchObject({ id: 'repo-a', key: 'remote:example.com/team/app', remoteUrl: 'example.com/team/app' });
+      expect(await store.ensureRepository({ id: 'repo-b', key: 'remote:example.com/team/app', remoteUrl: 'example.com/team/app' })).toEqual(first);
+      expect((await store.ensureRepository({ id: 'repo-c', key: 'local:abc', remoteUrl: null })).id).toBe('repo-c');
+      expect(await store.getCoordinator('repo-a')).toBeNull();
+      await store.recordCoordinator({ repositoryId: 'repo-a', host: 'alpha', pid: 11, connectionPid: 900, version: '0.1.0', schemaVersion: 5 });
+      expect(await store.getCoordinator('repo-a')).toMatchObject({ repositoryId: 'repo-a', host: 'alpha', pid: 11, connectionPid: 900, version: '0.1.0', schemaVersion: 5 });
+      await store.clearCoordinator('repo-a', { host: 'beta', pid: 11 });
+      expect((await store.getCoordinator('repo-a'))?.host).toBe('alpha');
+      await store.recordCoordinator({ repositoryId: 'repo-a', host: 'beta', pid: 12, connectionPid: null, version: null, schemaVersion: 6 });
+      expect(await store.getCoordinator('repo-a')).toMatchObject({ host: 'beta', pid: 12, connectionPid: null, version: null, schemaVersion: 6 });
+      await store.clearCoordinator('repo-a', { host: 'beta', pid: 12 });
+      expect(await store.getCoordinator('repo-a')).toBeNull();
+    });
+
+    it('registers workers with their jobs and moves them active → draining → stopped, never back', async () => {
+      const registered = await worker('w1');
+      expect(registered).toMatchObject({ id: 'w1', host: 'host-w1', pid: 100, slots: 2, version: '0.1.0', schemaVersion: 5, state: 'active', jobs: [] });
+      expect(registered.lastHeartbeatAt).toBe(registered.startedAt);
+      await store.startWorkerJob({ workerId: 'w1', jobId: 'job-1', runId: '01run1' as RunId, workItemId: 'P-1' as WorkItemId });
+      await store.startWorkerJob({ workerId: 'w1', jobId: 'job-2' });
+      expect((await store.getWorker('w1'))?.jobs.map((job) => [job.jobId, job.runId, job.workItemId])).toEqual([
+        ['job-1', '01run1', 'P-1'],
+        ['job-2', null, null],
+      ]);
+      await store.finishWorkerJob('w1', 'job-1');
+      expect((await store.getWorker('w1'))?.jobs.map((job) => job.jobId)).toEqual(['job-2']);
+      expect(await store.setWorkerState('w1', 'draining')).toBe(true);
+      expect(await store.heartbeatWorker('w1')).toBe('draining');
+      expect(await store.setWorkerState('w1', 'draining')).toBe(false);
+      expect(await store.setWorkerState('w1', 'stopped')).toBe(true);
+      expect(await store.heartbeatWorker('w1')).toBe('stopped');
+      expect(await store.setWorkerState('w1', 'draining')).toBe(false);
+      expect(await store.heartbeatWorker('nobody')).toBeNull();
+      expect(await store.getWorker('nobody')).toBeNull();
+      await worker('w2', { slots: 4 });
+      expect((await store.listWorkers()).map((w) => [w.id, w.state])).toEqual([
+        ['w1', 'stopped'],
+        ['w2', 'active'],
+      ]);
+      expect((await store.listWorkers({ states: ['active', 'draining', 'lost'] })).map((w) => [w.id, w.slots, w.jobs.length])).toEqual([['w2', 4, 0]]);
+    });
+
+    it('marks workers lost once their heartbeat is older than the lease, each once, with their jobs; a lost worker cannot heartbeat back', async () => {
+      const quiet = await worker('w-quiet');
+      await store.startWorkerJob({ workerId: 'w-quiet', jobId: 'job-q', runId: '01runq' as RunId });
+      await worker('w-stopped');
+      await store.setWorkerState('w-stopped', 'stopped');
+      await databaseClockPast(quiet.lastHeartbeatAt, 50);
+      await worker('w-fresh');
+      expect(await store.markLostWorkers(60_000)).toEqual([]);
+      const lost = await store.markLostWorkers(50);
+      expect(lost.map((w) => [w.id, w.state, w.jobs.map((job) => [job.jobId, job.runId])])).toEqual([['w-quiet', 'lost', [['job-q', '01runq']]]]);
+      expect(await store.markLostWorkers(50)).toEqual([]);
+      expect(await store.heartbeatWorker('w-quiet')).toBe('lost');
+      expect((await store.getWorker('w-quiet'))?.lastHeartbeatAt).toBe(quiet.lastHeartbeatAt);
+      expect(await store.setWorkerState('w-quiet', 'stopped')).toBe(false);
+      expect((await store.getWorker('w-stopped'))?.state).toBe('stopped');
+      expect((await store.getWorker('w-fresh'))?.state).toBe('active');
+      const before = (await store.getWorker('w-fresh'))!.lastHeartbeatAt;
+      await databaseClockPast(before, 5);
+      expect(await store.heartbeatWorker('w-fresh')).toBe('active');
+      expect((await store.getWorker('w-fresh'))!.lastHeartbeatAt > before).toBe(true);
     });
   });
 }

@@ -49,6 +49,18 @@ describe('config', () => {
     expect((json as ConfigError).exitCode).toBe(2);
   });
 
+  it('defaults the workers section (lease ≤ 60 s), and refuses a heartbeat that leaves no room within the lease or an unknown key', async () => {
+    const defaults = await loadConfig({ repoRoot: await repoWithConfig({}), env: {} });
+    expect(defaults.workers).toEqual({ leaseSeconds: 30, heartbeatSeconds: 5, slots: 2 });
+    const set = await loadConfig({ repoRoot: await repoWithConfig({ workers: { leaseSeconds: 60, slots: 4 } }), env: {} });
+    expect(set.workers).toEqual({ leaseSeconds: 60, heartbeatSeconds: 5, slots: 4 });
+    const tight = await loadConfig({ repoRoot: await repoWithConfig({ workers: { leaseSeconds: 6, heartbeatSeconds: 5 } }), env: {} }).catch((e: unknown) => e);
+    expect(tight).toBeInstanceOf(ConfigError);
+    expect((tight as ConfigError).message).toMatch(/workers\.heartbeatSeconds: heartbeatSeconds must be at most half of leaseSeconds/);
+    const typo = await loadConfig({ repoRoot: await repoWithConfig({ workers: { leaseSecond: 5 } }), env: {} }).catch((e: unknown) => e);
+    expect((typo as ConfigError).message).toContain('unknown key "workers.leaseSecond" (did you mean "leaseSeconds"?)');
+  });
+
   it('finds plausible typos only', () => {
     expect(closestKey('maxRun', ['maxRuns', 'perRole'])).toBe('maxRuns');
     expect(closestKey('zzzzzz', ['maxRuns', 'perRole'])).toBeNull();

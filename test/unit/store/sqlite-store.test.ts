@@ -31,6 +31,7 @@ describe('sqlite specifics', () => {
       { version: 2, name: 'cost_estimates' },
       { version: 3, name: 'roadmap_warnings' },
       { version: 4, name: 'scheduler_waits' },
+      { version: 5, name: 'workers' },
     ]);
     raw.close();
     await rm(dir, { recursive: true, force: true });
