@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { OrchestratorError } from '../lib/errors.js';
 import { newSortableId } from '../lib/ids.js';
+import { normalizeRemoteUrl } from '../git/index.js';
 import type { RepositoryRecord, Store } from '../store/index.js';
 import { git } from './repo-ops.js';
 
@@ -18,31 +19,6 @@ export interface RepositoryKey {
   remoteUrl: string | null;
 }
 
-const DEFAULT_PORTS: Record<string, string> = { 'ssh:': '22', 'git+ssh:': '22', 'ssh+git:': '22', 'https:': '443', 'http:': '80', 'git:': '9418' };
-
-/**
- * One spelling per remote, without credentials: `https://u:p@GitHub.com/team/app.git/`, `ssh://git@github.com:22/team/app`
- * and `git@github.com:team/app.git` are all `github.com/team/app`. A local path (or `file://` URL) becomes its
- * absolute path, resolved against `base`, kept as it is otherwise (`remote.git` and `remote` are two directories).
- */
-export function normalizeRemoteUrl(url: string, base: string): string {
-  const text = url.trim();
-  const hostPath = (host: string, path: string) => `${host.toLowerCase()}/${path.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '')}`;
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
-  if (scheme) {
-    const parsed = new URL(text);
-    if (parsed.protocol === 'file:') return trimSlash(decodeURIComponent(parsed.pathname));
-    const port = parsed.port && parsed.port !== DEFAULT_PORTS[parsed.protocol] ? `:${parsed.port}` : '';
-    return hostPath(`${parsed.hostname}${port}`, decodeURIComponent(parsed.pathname));
-  }
-  // scp-like syntax: [user@]host:path (git reads it so when no slash comes before the first colon).
-  const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(text);
-  if (scp && !isAbsolute(text)) return hostPath(scp[1]!, scp[2]!);
-  return trimSlash(resolve(base, text));
-}
-
-const trimSlash = (path: string) => (path.length > 1 ? path.replace(/\/+$/, '') : path);
-
 /** The repository's key: its remote's normalized URL, or the id kept in `.orchestrator/repository-id` (created if missing). */
 export async function resolveRepositoryKey(repoRoot: string, options: { remote?: string; signal?: AbortSignal } = {}): Promise<RepositoryKey> {
   const remote = options.remote ?? 'origin';
@@ -50,7 +26,7 @@ export async function resolveRepositoryKey(repoRoot: string, options: { remote?:
   const result = await git(['remote', 'get-url', remote], repoRoot, { allowedExitCodes: [0, 2, 128], ...(options.signal ? { signal: options.signal } : {}) });
   const url = result.exitCode === 0 ? result.stdout.trim() : '';
   if (url) {
-    const remoteUrl = normalizeRemoteUrl(url, repoRoot);
+    const remoteUrl = normalizeRemoteUrl(url, { relativeTo: repoRoot });
     return { key: `remote:${remoteUrl}`, remoteUrl };
   }
   return { key: `local:${await localRepositoryId(repoRoot)}`, remoteUrl: null };

@@ -122,7 +122,7 @@ describe('several machines: coordinator lock and workers registry on PostgreSQL'
       const error = refused as CoordinatorLockedError;
       expect(error.code).toBe('ORCH_ALREADY_RUNNING');
       expect(error.message).toContain(`pid ${holder.child.pid} on ${hostname()}`);
-      expect(error.message).toContain('remote:/srv/git/shared-remote.git');
+      expect(error.message).toContain('remote:file:///srv/git/shared-remote');
       expect(error.hint).toContain(`kill -INT ${holder.child.pid}`);
       expect(error.data).toMatchObject({ pid: holder.child.pid, host: hostname() });
 
