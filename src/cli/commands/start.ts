@@ -1,13 +1,12 @@
-import { join } from 'node:path';
 import type { RunId } from '../../events/index.js';
-import { StoppedError } from '../../lib/errors.js';
+import { StoppedError, errorMessage } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
-import { RepoOps, Supervisor, acquireInstanceLock, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
+import { RepoOps, Supervisor, acquireCoordinatorLock, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import type { Store, WorkItemRecord } from '../../store/index.js';
 import type { RunningDashboard } from '../../dashboard/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
-import { openDashboard } from './dashboard.js';
+import { openDashboard, packageVersion } from './dashboard.js';
 import { formatCost, painter, table } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
 import { describeWait } from '../waits.js';
@@ -44,11 +43,18 @@ export interface RunOrchestratorHooks {
 export async function runOrchestrator(ctx: CommandContext, options: StartOptions & RunOrchestratorHooks): Promise<number> {
   const { config, store, bus, writer, stdout } = ctx;
   const paint = painter(stdout);
-  await using lock = await acquireInstanceLock(join(config.repoRoot, '.orchestrator', 'orchestrator.lock'));
-  void lock;
+  // One coordinator per repository: a lock file with SQLite; with PostgreSQL, an advisory lock keyed on the
+  // repository's identity (its remote), held on a connection of its own, whose loss stops this process at once.
+  await using lock = await acquireCoordinatorLock({ store, repoRoot: config.repoRoot, version: packageVersion() });
   const orphaned = await reconcileOrphanedRuns(store, { graceMs: config.runtime.stopGraceSeconds * 1000, prices: priceTable(config.pricing) });
   if (orphaned.length > 0) stdout.write(paint.yellow(`recovered ${orphaned.length} run(s) left by a previous orchestrator (now orphaned; their work items resume)\n`));
   const controller = new AbortController();
+  const onLockLost = () => {
+    ctx.stderr.write(`\n${errorMessage(lock.signal.reason)}: stopping now, so that two coordinators never work on this repository at once\n`);
+    controller.abort(lock.signal.reason);
+  };
+  if (lock.signal.aborted) onLockLost();
+  lock.signal.addEventListener('abort', onLockLost, { once: true });
   const supervisor = new Supervisor({
     config,
     store,
@@ -89,9 +95,11 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     await writer.flush();
     stdout.write(`\n${await summaryTable(store, report.items)}\n`);
     if (report.stoppedBy === 'budget') stdout.write(paint.yellow('stopped: the daily budget is spent\n'));
+    if (lock.signal.aborted) return 1;
     if (signals > 0) return 130;
     return report.items.some((item) => item.state === 'blocked') ? 1 : 0;
   } finally {
+    lock.signal.removeEventListener('abort', onLockLost);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     for (const off of detach) off();
