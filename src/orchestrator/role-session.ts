@@ -7,8 +7,7 @@ import type { BudgetReservation } from './budget.js';
 import { orphanedRunOf, sessionIdOf } from './landed.js';
 import { isTransientFailure } from './retry.js';
 import { Role } from './role-policies.js';
-import type { RunAgentResult } from './run-agent.js';
-import type { SessionExecutor, SessionJob } from './session-executor.js';
+import type { ExecutedSession, SessionExecutor, SessionJob } from './session-executor.js';
 
 /**
  * A claim on a session slot and a budget reservation, granted by the scheduler before a step that runs a session.
@@ -24,7 +23,7 @@ export interface SessionTicket {
   release(): void;
 }
 
-export type RoleOutcome = { ok: true; result: RunAgentResult } | { ok: false; reason: string; transient: boolean };
+export type RoleOutcome = { ok: true; result: ExecutedSession } | { ok: false; reason: string; transient: boolean };
 
 export interface RoleSessionOptions {
   config: ResolvedConfig;
@@ -109,7 +108,7 @@ export class RoleSessions {
           maxTurns: config.runtime.maxTurns,
         },
       };
-      let result: RunAgentResult;
+      let result: ExecutedSession;
       try {
         result = await this.options.executor.run(job, cwd, signal);
       } catch (error) {

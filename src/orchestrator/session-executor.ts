@@ -1,10 +1,10 @@
 import type { AgentDefinition } from '../agents/index.js';
 import type { EventBus, WorkItemId } from '../events/index.js';
-import type { Store } from '../store/index.js';
+import type { RunRecord, Store } from '../store/index.js';
 import type { PriceTable } from '../usage/index.js';
 import { createToolPolicy } from './permissions.js';
 import { rolePolicy, type Role } from './role-policies.js';
-import { runAgent, type MessageSink, type RunAgentResult } from './run-agent.js';
+import { runAgent, type MessageSink } from './run-agent.js';
 
 /**
  * Everything a role session needs, decided by the state machine: plain data (JSON), with no path of the machine
@@ -39,7 +39,12 @@ export interface SessionJob {
  * the deciding machine: when the executor returns, the session's work is there.
  */
 export interface SessionExecutor {
-  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<RunAgentResult>;
+  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<ExecutedSession>;
+}
+
+/** What the state machine learns of a session: its finished run, as recorded (status, error, cost). */
+export interface ExecutedSession {
+  run: RunRecord;
 }
 
 export interface InProcessExecutorOptions {
@@ -56,7 +61,7 @@ export interface InProcessExecutorOptions {
 export class InProcessSessionExecutor implements SessionExecutor {
   constructor(private readonly options: InProcessExecutorOptions) {}
 
-  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<RunAgentResult> {
+  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<ExecutedSession> {
     const { store, bus, messages, cliPath, env, prices } = this.options;
     const policy = rolePolicy(job.role, { root: cwd, tools: job.agent.tools, specPath: job.paths.specPath ?? null, reviewPath: job.paths.reviewPath ?? null, roadmapPath: job.paths.roadmapPath ?? null, testCommand: job.testCommand });
     return runAgent({
