@@ -31,6 +31,8 @@ export interface PostgresChangeListenerOptions {
 const LISTEN_HINT =
   'The listener reconnects by itself with backoff. Check that PostgreSQL is reachable at database.url, and that the URL reaches PostgreSQL directly: LISTEN does not work through a transaction-mode pooler such as PgBouncer.';
 
+/** A connection attempt (or one of its setup queries) that takes longer fails, and is retried after the backoff. */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** How long ending a lost connection may take before it is left to the garbage collector. */
 const END_WAIT_MS = 2000;
 
@@ -124,7 +126,15 @@ export class PostgresChangeListener implements StoreChangeNotifier {
   /** One connection's life: connect, LISTEN, deliver until it is lost. True if it reached LISTEN. */
   async #listenUntilLost(signal: AbortSignal): Promise<boolean> {
     const { connectionString, schema } = this.#options;
-    const client = new pg.Client({ connectionString, application_name: 'orchestrator-listener', keepAlive: true, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+    const client = new pg.Client({
+      connectionString,
+      application_name: 'orchestrator-listener',
+      keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // The setup queries (channel, LISTEN) on a connection that went dead between connect and them.
+      query_timeout: CONNECT_TIMEOUT_MS,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
     let markLost: (reason: Error) => void = () => undefined;
     const lost = new Promise<Error>((resolve) => {
       markLost = resolve;
@@ -166,26 +176,33 @@ export class PostgresChangeListener implements StoreChangeNotifier {
   async #watch(client: pg.Client, lost: Promise<Error>, signal: AbortSignal): Promise<Error | null> {
     const healthCheckMs = this.#options.healthCheckMs ?? 15_000;
     const healthTimeoutMs = this.#options.healthTimeoutMs ?? 5000;
+    let onStop = (): void => undefined;
     const stopped = new Promise<null>((resolve) => {
+      onStop = () => resolve(null);
       if (signal.aborted) resolve(null);
-      signal.addEventListener('abort', () => resolve(null), { once: true });
     });
-    for (;;) {
-      const round = new AbortController();
-      try {
-        const idle = pause(healthCheckMs, AbortSignal.any([signal, round.signal])).then(() => 'check' as const);
-        const first = await Promise.race([lost, stopped, idle]);
-        if (first !== 'check') return first;
-        const answered = client.query('SELECT 1').then(
-          () => 'ok' as const,
-          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-        );
-        const timeout = pause(healthTimeoutMs, AbortSignal.any([signal, round.signal])).then(() => new Error(`no answer to a health check within ${healthTimeoutMs} ms`));
-        const health = await Promise.race([answered, lost, stopped, timeout]);
-        if (health !== 'ok') return health;
-      } finally {
-        round.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    try {
+      for (;;) {
+        // One controller per round, so that no timer outlives its round (and no listener piles up on `signal`).
+        const round = new AbortController();
+        try {
+          const idle = pause(healthCheckMs, round.signal).then(() => 'check' as const);
+          const first = await Promise.race([lost, stopped, idle]);
+          if (first !== 'check') return first;
+          const answered = client.query('SELECT 1').then(
+            () => 'ok' as const,
+            (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+          );
+          const timeout = pause(healthTimeoutMs, round.signal).then(() => new Error(`no answer to a health check within ${healthTimeoutMs} ms`));
+          const health = await Promise.race([answered, lost, stopped, timeout]);
+          if (health !== 'ok') return health;
+        } finally {
+          round.abort();
+        }
       }
+    } finally {
+      signal.removeEventListener('abort', onStop);
     }
   }
 

@@ -242,4 +242,38 @@ describe('PostgreSQL change notifications (LISTEN/NOTIFY)', () => {
     expect(runIds(heardA.changes)).toEqual(['a-1', 'a-2']);
     expect(runIds(heardB.changes)).toEqual(['b-1', 'b-2']);
   });
+
+  it('keeps trying with growing backoff while the database cannot be reached, and stops when told', async () => {
+    const errors: StoreError[] = [];
+    const delays: number[] = [];
+    const stop = new AbortController();
+    let fifth!: () => void;
+    const fiveAttempts = new Promise<void>((resolve) => (fifth = resolve));
+    const listener = new PostgresChangeListener({
+      // Nothing listens on port 1: every attempt is refused at once.
+      connectionString: 'postgres://postgres@127.0.0.1:1/test',
+      signal: stop.signal,
+      initialBackoffMs: 100,
+      maxBackoffMs: 400,
+      onError: (error) => errors.push(error),
+      wait: async (ms) => {
+        delays.push(ms);
+        if (delays.length === 5) fifth();
+      },
+    });
+    const resynced: number[] = [];
+    listener.subscribe({ onChange: () => undefined, onResync: () => resynced.push(1) }, { signal: stop.signal });
+    await fiveAttempts;
+    stop.abort();
+    await listener.closed;
+    expect(listener.state).toBe('stopped');
+    expect(resynced).toEqual([]);
+    expect(errors[0]?.message).toMatch(/^cannot listen for changes: /);
+    expect(errors[0]?.hint).toMatch(/transaction-mode pooler/);
+    // Equal jitter over a doubling delay, capped: each wait within [delay / 2, delay].
+    expect(delays[0]).toBeGreaterThanOrEqual(100);
+    expect(delays[0]).toBeLessThanOrEqual(200);
+    expect(delays[1]).toBeGreaterThanOrEqual(200);
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(400);
+  });
 });
