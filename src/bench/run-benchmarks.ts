@@ -8,6 +8,7 @@ import { DEFAULT_MAX_BATCH } from '../store/index.js';
 import { benchmarkConcurrentSessions } from './concurrency.js';
 import { benchmarkDashboardLatency, benchmarkRunListApi } from './dashboard.js';
 import { benchmarkMessageIngest } from './ingest.js';
+import { benchmarkLiveFeed, type LatencyFigure } from './live-feed.js';
 import { benchmarkPipeline } from './pipeline.js';
 import { pipelineSection } from './pipeline-report.js';
 import { benchmarkRoadmapParse, type RoadmapParseFigure } from './roadmap-parse.js';
@@ -158,6 +159,31 @@ async function main(): Promise<void> {
     for (const line of section.summary) log(`  ${line}`);
   }
 
+  if (want('live-feed')) {
+    log('live feed: a message written in one process → a dashboard StoreFeed in another, NOTIFY vs the 500 ms poll…');
+    const figures = await benchmarkLiveFeed({ url: process.env.ORCHESTRATOR_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test', messages: 200, intervalMs: 50, stops: 40 });
+    const row = (name: string, latency: LatencyFigure, bold: boolean) =>
+      `| ${name} | ${latency.count} | ${latency.p50Ms.toFixed(1)} ms | ${bold ? `**${latency.p95Ms.toFixed(1)} ms**` : `${latency.p95Ms.toFixed(1)} ms`} | ${latency.maxMs.toFixed(1)} ms |`;
+    sections.push(
+      [
+        '## 8. Live across processes on PostgreSQL (targets: message → dashboard in another process p95 ≤ 1 s; a stop reaches its session within 1 s)',
+        '',
+        `A session process writes ${figures.messages} messages, one every ${figures.intervalMs} ms, through the MessageWriter (which holds a batch up to ${figures.writerFlushMs} ms, as in a real session) into PostgreSQL 127.0.0.1; another process follows the same schema with two StoreFeeds side by side, as \`orchestrator dashboard\` does: one driven by LISTEN/NOTIFY (migration 6's triggers, the store's change listener), one polling every ${figures.messagePoll.pollMs} ms (today's path, still SQLite's). Latency: the session's \`write()\` → the feed's \`run.message\` on the dashboard's bus (section 5 measures bus → DOM). Both processes read the same clock.`,
+        `Stops: ${figures.stopNotify.count} stop requests per path, each from another connection at a random moment, to a session registered in the owner's process (\`registerLocalSession\`); latency from the request to the session's abort signal. The owner hears it by NOTIFY, or by reading its run every ${figures.stopPoll.pollMs} ms.`,
+        '',
+        '| path | samples | p50 | p95 | max |',
+        '|---|---|---|---|---|',
+        row('message → dashboard, **NOTIFY**', figures.messageNotify, true),
+        row(`message → dashboard, ${figures.messagePoll.pollMs} ms poll`, figures.messagePoll, false),
+        row('stop → session, **NOTIFY**', figures.stopNotify, true),
+        row(`stop → session, ${figures.stopPoll.pollMs} ms poll`, figures.stopPoll, false),
+        '',
+        `Load average ${figures.loadBefore.toFixed(1)} before, ${figures.loadAfter.toFixed(1)} after (2 cores, shared with other work).`,
+      ].join('\n'),
+    );
+    log(`  message: notify p95 ${figures.messageNotify.p95Ms.toFixed(1)} ms vs poll p95 ${figures.messagePoll.p95Ms.toFixed(1)} ms; stop: notify p95 ${figures.stopNotify.p95Ms.toFixed(1)} ms vs poll p95 ${figures.stopPoll.p95Ms.toFixed(1)} ms`);
+  }
+
   const file = join(root, 'docs', 'benchmarks.md');
   const command = `npm run bench${only.size > 0 ? ` -- ${[...only].join(' ')}` : ''}`;
   const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${command}\`._`;
@@ -172,7 +198,7 @@ async function main(): Promise<void> {
   const header = [
     '# Benchmarks',
     '',
-    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline),`,
+    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline live-feed),`,
     `on Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB.`,
     'Every ratio compares paths measured side by side in the same run; each section says when and by which command it was measured.',
     '',

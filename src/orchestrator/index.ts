@@ -17,5 +17,5 @@ export * from './repo-ops.js';
 export * from './deliverables.js';
 export * from './limiter.js';
 export * from './documents.js';
-export { STOP_SEEN_EVENT, stopLocalSession } from './local-stops.js';
+export { STOP_REQUEST_POLL_MS, STOP_REQUEST_SAFETY_POLL_MS, STOP_SEEN_EVENT, registerLocalSession, stopLocalSession } from './local-stops.js';
 export * from './roadmap-source.js';

@@ -13,21 +13,29 @@ import type { Store } from '../store/index.js';
 const localSessions = new Map<RunId, AbortController>();
 
 /**
- * Registers a session; returns its stop signal and the function that unregisters it. While registered, the run's
- * row is checked every `pollMs` for a stop requested by another process (`orchestrator stop`), which then stops
- * the session the same way, through its control channel.
+ * Registers a session; returns its stop signal and the function that unregisters it. While registered, a stop
+ * requested by another process (`orchestrator stop`, a dashboard elsewhere) stops the session the same way,
+ * through its control channel. A store that announces its changes (PostgreSQL) tells the owner at once, from any
+ * machine; the run's row is then read only when told, and every STOP_REQUEST_SAFETY_POLL_MS as a safety net.
+ * Without announcements (SQLite) the row is read every `pollMs` (default STOP_REQUEST_POLL_MS).
  */
 export function registerLocalSession(store: Store, runId: RunId, options: { pollMs?: number } = {}): { signal: AbortSignal; unregister: () => void } {
   const controller = new AbortController();
+  const watching = new AbortController();
   localSessions.set(runId, controller);
   let checking = false;
-  const watch = setInterval(() => {
-    if (checking || controller.signal.aborted) return;
+  let checkAgain = false;
+  const check = (): void => {
+    if (controller.signal.aborted || watching.signal.aborted) return;
+    if (checking) {
+      checkAgain = true;
+      return;
+    }
     checking = true;
     store
       .getRun(runId)
       .then(async (run) => {
-        if (!run?.stopRequestedAt) return;
+        if (!run?.stopRequestedAt || controller.signal.aborted) return;
         controller.abort(new StoppedError(`stop requested at ${run.stopRequestedAt}`));
         // Tells the requester (stop-run.ts) that the owner is on it, so it waits for the owner instead of signalling.
         await store.appendEvent({ at: nowIso(), kind: STOP_SEEN_EVENT, runId, message: `its orchestrator (pid ${process.pid}) saw the stop request and is interrupting the session` });
@@ -35,20 +43,38 @@ export function registerLocalSession(store: Store, runId: RunId, options: { poll
       .catch(() => undefined)
       .finally(() => {
         checking = false;
+        if (checkAgain) {
+          checkAgain = false;
+          check();
+        }
       });
-  }, options.pollMs ?? STOP_REQUEST_POLL_MS);
+  };
+  const changes = store.changes;
+  changes?.subscribe(
+    {
+      onChange: (change) => {
+        if (change.kind === 'stop' && change.runId === runId) check();
+      },
+      onResync: check,
+    },
+    { signal: watching.signal },
+  );
+  const watch = setInterval(check, options.pollMs ?? (changes ? STOP_REQUEST_SAFETY_POLL_MS : STOP_REQUEST_POLL_MS));
   watch.unref();
   return {
     signal: controller.signal,
     unregister: () => {
       clearInterval(watch);
+      watching.abort();
       if (localSessions.get(runId) === controller) localSessions.delete(runId);
     },
   };
 }
 
-/** How often a session's owner looks for a stop requested from elsewhere. */
+/** How often a session's owner looks for a stop requested from elsewhere, when the store does not announce it. */
 export const STOP_REQUEST_POLL_MS = 500;
+/** The owner's safety net when the store announces stops (a notification is not expected to be lost: a reconnect re-reads). */
+export const STOP_REQUEST_SAFETY_POLL_MS = 10_000;
 
 /** The audit event a session's owner records when it has seen a stop requested from elsewhere and acts on it. */
 export const STOP_SEEN_EVENT = 'run.stop_seen';

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../events/index.js';
 import { StoreError } from '../lib/errors.js';
 import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
+import { PostgresChangeListener, type PostgresChangeListenerOptions } from './postgres-change-listener.js';
 import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Params, type Query } from './sql.js';
 import { findRunByPrefix } from './sqlite-store.js';
@@ -52,6 +53,9 @@ export function redactUrl(url: string): string {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** How the store's change listener behaves (its connection, schema and lifetime are the store's). */
+export type ChangeListenerSettings = Omit<PostgresChangeListenerOptions, 'connectionString' | 'schema' | 'signal'>;
+
 /**
  * The PostgreSQL store, for several machines sharing one database. The same SQL as SQLite (src/store/sql.ts),
  * with numbered placeholders; transactions on one pooled connection; migrations under an advisory lock.
@@ -61,25 +65,33 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   /** How to open one more connection like the pool's (kept private: it may hold credentials). */
   readonly #connection: pg.ClientConfig;
+  readonly #lifetime = new AbortController();
+  /**
+   * Committed changes of this schema, announced by the database (LISTEN/NOTIFY on a connection of its own,
+   * opened at the first subscription, closed with the store).
+   */
+  readonly changes: PostgresChangeListener;
 
   private constructor(
     readonly location: string,
     pool: pg.Pool,
     connection: pg.ClientConfig,
+    listener: Omit<PostgresChangeListenerOptions, 'signal'>,
   ) {
     this.#pool = pool;
     this.#connection = connection;
+    this.changes = new PostgresChangeListener({ ...listener, signal: this.#lifetime.signal });
   }
 
   /** `schema` (tests) puts every table in that schema, created if missing. */
-  static async open(url: string, options: { schema?: string; max?: number } = {}): Promise<PostgresStore> {
+  static async open(url: string, options: { schema?: string; max?: number; listener?: ChangeListenerSettings } = {}): Promise<PostgresStore> {
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) throw new StoreError(`not a schema name: ${options.schema}`);
     const connection: pg.ClientConfig = { connectionString: url, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) };
     const pool = new pg.Pool({ ...connection, max: options.max ?? 8 });
     pool.on('error', () => {
       // An idle connection dropped by the server; the pool replaces it on the next query.
     });
-    const store = new PostgresStore(redactUrl(url), pool, connection);
+    const store = new PostgresStore(redactUrl(url), pool, connection, { ...options.listener, connectionString: url, schema: options.schema });
     try {
       await store.#migrate(options.schema ?? null);
     } catch (error) {
@@ -357,6 +369,8 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#lifetime.abort();
+    await this.changes.closed;
     await this.#pool.end();
   }
 }

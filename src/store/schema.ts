@@ -1,3 +1,5 @@
+import { changeChannelSql } from './change-notifications.js';
+
 /**
  * Numbered migrations, embedded as strings so the compiled package needs no .sql files. Applied in order at
  * open, each in its own transaction, recorded in schema_migrations. Never edit a released migration: add one.
@@ -8,6 +10,8 @@ export interface Migration {
   name: string;
   sqlite: string;
   postgres: string;
+  /** A migration SQLite neither runs nor records (what only a shared database needs). */
+  postgresOnly?: true;
 }
 
 const RUNS = (dialect: 'sqlite' | 'postgres') => `
@@ -206,12 +210,76 @@ CREATE TABLE worker_jobs (
 CREATE INDEX worker_jobs_run ON worker_jobs (run_id);
 `;
 
+/**
+ * PostgreSQL announces every change another process must see live (issue 8, "across machines, live"): triggers
+ * NOTIFY the schema's channel (changeChannelSql) in the writing transaction, so a notification is delivered
+ * exactly when its rows are visible, and whatever writes (this store, recovery, another version) announces it.
+ * Payloads are ids and small facts as JSON (parseStoreChange), never bodies. Messages are announced once per
+ * statement and invocation (a transition table), not per row. SQLite has no listeners: PostgreSQL only.
+ */
+const CHANNEL = changeChannelSql('TG_TABLE_SCHEMA');
+const CHANGE_NOTIFICATIONS_POSTGRES = `
+CREATE FUNCTION orchestrator_notify_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify(${CHANNEL}, json_build_object('k', 'message', 'run', run_id, 'inv', invocation_id, 'seq', max(seq))::text)
+    FROM new_messages GROUP BY run_id, invocation_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER messages_notify AFTER INSERT ON messages REFERENCING NEW TABLE AS new_messages
+  FOR EACH STATEMENT EXECUTE FUNCTION orchestrator_notify_messages();
+
+CREATE FUNCTION orchestrator_notify_run_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+    PERFORM pg_notify(${CHANNEL}, json_build_object('k', 'run', 'run', NEW.id, 'status', NEW.status)::text);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER runs_notify_status AFTER INSERT OR UPDATE OF status ON runs
+  FOR EACH ROW EXECUTE FUNCTION orchestrator_notify_run_status();
+
+CREATE FUNCTION orchestrator_notify_run_stop() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify(${CHANNEL}, json_build_object('k', 'stop', 'run', NEW.id)::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER runs_notify_stop AFTER UPDATE OF stop_requested_at ON runs
+  FOR EACH ROW WHEN (NEW.stop_requested_at IS NOT NULL) EXECUTE FUNCTION orchestrator_notify_run_stop();
+
+CREATE FUNCTION orchestrator_notify_invocation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify(${CHANNEL}, json_build_object('k', 'invocation', 'run', NEW.run_id, 'inv', NEW.id)::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER invocations_notify AFTER INSERT ON invocations
+  FOR EACH ROW EXECUTE FUNCTION orchestrator_notify_invocation();
+
+CREATE FUNCTION orchestrator_notify_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify(${CHANNEL}, json_build_object('k', 'event', 'id', NEW.id, 'kind', left(NEW.kind, 200), 'run', NEW.run_id, 'item', NEW.work_item_id)::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER events_notify AFTER INSERT ON events
+  FOR EACH ROW EXECUTE FUNCTION orchestrator_notify_event();
+
+CREATE FUNCTION orchestrator_notify_work_item() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR ROW(NEW.state, NEW.waiting_for, NEW.waiting_detail, NEW.waiting_since) IS DISTINCT FROM ROW(OLD.state, OLD.waiting_for, OLD.waiting_detail, OLD.waiting_since) THEN
+    PERFORM pg_notify(${CHANNEL}, json_build_object('k', 'work_item', 'item', NEW.id, 'state', NEW.state)::text);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER work_items_notify AFTER INSERT OR UPDATE OF state, waiting_for, waiting_detail, waiting_since ON work_items
+  FOR EACH ROW EXECUTE FUNCTION orchestrator_notify_work_item();
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sqlite: RUNS('sqlite'), postgres: bytewiseText(RUNS('postgres')) },
   { version: 2, name: 'cost_estimates', sqlite: COST_ESTIMATES, postgres: bytewiseText(COST_ESTIMATES) },
   { version: 3, name: 'roadmap_warnings', sqlite: ROADMAP_WARNINGS, postgres: bytewiseText(ROADMAP_WARNINGS) },
   { version: 4, name: 'scheduler_waits', sqlite: SCHEDULER_WAITS, postgres: bytewiseText(SCHEDULER_WAITS) },
   { version: 5, name: 'workers', sqlite: WORKERS, postgres: bytewiseText(WORKERS) },
+  { version: 6, name: 'change_notifications', sqlite: '', postgres: CHANGE_NOTIFICATIONS_POSTGRES, postgresOnly: true },
 ];
 
 /** The schema version this build writes (workers refuse jobs from a coordinator on another one). */

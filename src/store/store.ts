@@ -8,6 +8,7 @@ import type {
   WorkItemId,
 } from '../events/index.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
+import type { StoreChangeNotifier } from './change-notifications.js';
 
 /**
  * The one interface every caller uses to read and write orchestrator state. SQLite implements it for one
@@ -18,6 +19,11 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Where the data lives, for messages (a file path or a redacted connection URL). */
   readonly location: string;
+  /**
+   * Announcements of what any process commits, where the store has them (PostgreSQL: LISTEN/NOTIFY). Absent for
+   * SQLite, whose followers poll.
+   */
+  readonly changes?: StoreChangeNotifier;
 
   // runs
   createRun(input: NewRun): Promise<RunRecord>;
