@@ -45,7 +45,12 @@ export function overridesFromGlobal(options: GlobalOptions, extra: ConfigOverrid
 export async function openContext(options: GlobalOptions, extra: ConfigOverrides = {}, env: Record<string, string | undefined> = process.env): Promise<CommandContext> {
   const start = resolve(options.cwd ?? process.cwd());
   const config = await loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env, overrides: overridesFromGlobal(options, extra) });
-  const store = await openStore({ url: config.database.url, sqlitePath: config.databasePath });
+  const store = await openStore({
+    url: config.database.url,
+    sqlitePath: config.databasePath,
+    // The listener reconnects by itself; say so once per failure, never with the URL.
+    onListenerError: (error) => process.stderr.write(`orchestrator: live updates from the database paused (reconnecting): ${redactText(error.message)}\n`),
+  });
   const bus = new EventBus((error) => process.stderr.write(`orchestrator: event listener failed: ${redactText(String(error))}\n`));
   const writer = new MessageWriter(store, { onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${redactText(String(error))}\n`) });
   return {
