@@ -12,14 +12,15 @@ const boundaries = {
   usage: ['lib', 'events', 'usage'],
   roadmap: ['lib', 'roadmap'],
   git: ['lib', 'git'],
+  queue: ['lib', 'queue'],
   agents: ['lib', 'events', 'agents', 'roadmap'],
   'scripted-model': ['lib', 'scripted-model'],
-  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator'],
+  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'queue', 'agents', 'orchestrator'],
   dashboard: ['lib', 'events', 'store', 'usage', 'dashboard'],
-  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'cli', 'demo'],
-  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'demo', 'cli'],
+  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'cli', 'demo'],
+  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli'],
   // The pipeline benchmark runs the orchestrator as `start` does (cli) on the demo's sample repository and scenarios.
-  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'scripted-model', 'dashboard', 'demo', 'cli', 'bench'],
+  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli', 'bench'],
 };
 const folders = Object.keys(boundaries);
 

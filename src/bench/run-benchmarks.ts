@@ -11,6 +11,8 @@ import { benchmarkMessageIngest } from './ingest.js';
 import { benchmarkLiveFeed, type LatencyFigure } from './live-feed.js';
 import { benchmarkPipeline } from './pipeline.js';
 import { pipelineSection } from './pipeline-report.js';
+import { benchmarkQueuePickup, CHILD_QUEUE_WORKER, runQueueBenchChild } from './queue-pickup.js';
+import { queueSection } from './queue-report.js';
 import { benchmarkRoadmapParse, type RoadmapParseFigure } from './roadmap-parse.js';
 import { benchmarkSessionOverhead } from './session-overhead.js';
 
@@ -184,6 +186,12 @@ async function main(): Promise<void> {
     log(`  message: notify p95 ${figures.messageNotify.p95Ms.toFixed(1)} ms vs poll p95 ${figures.messagePoll.p95Ms.toFixed(1)} ms; stop: notify p95 ${figures.stopNotify.p95Ms.toFixed(1)} ms vs poll p95 ${figures.stopPoll.p95Ms.toFixed(1)} ms`);
   }
 
+  if (want('queue')) {
+    log('job queue: graphile-worker and pg-boss, pickup latency and a worker killed with SIGKILL (about 3 minutes)…');
+    const figures = await benchmarkQueuePickup({ url: process.env.ORCHESTRATOR_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test', script: import.meta.filename, jobs: 200, log });
+    sections.push(queueSection(figures));
+  }
+
   const file = join(root, 'docs', 'benchmarks.md');
   const command = `npm run bench${only.size > 0 ? ` -- ${[...only].join(' ')}` : ''}`;
   const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${command}\`._`;
@@ -198,7 +206,7 @@ async function main(): Promise<void> {
   const header = [
     '# Benchmarks',
     '',
-    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline live-feed),`,
+    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline queue live-feed),`,
     `on Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB.`,
     'Every ratio compares paths measured side by side in the same run; each section says when and by which command it was measured.',
     '',
@@ -216,7 +224,7 @@ async function childConcurrency(): Promise<void> {
   process.stdout.write(JSON.stringify(figures));
 }
 
-(process.argv[2] === CHILD_CONCURRENCY ? childConcurrency() : main()).catch((error: unknown) => {
+(process.argv[2] === CHILD_CONCURRENCY ? childConcurrency() : process.argv[2] === CHILD_QUEUE_WORKER ? runQueueBenchChild(process.argv[3] ?? '{}') : main()).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 });
