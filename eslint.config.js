@@ -39,7 +39,7 @@ const boundaryConfigs = Object.entries(boundaries).map(([folder, allowed]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'scripts/**', 'eslint.config.js', 'vite.config.ts', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'scripts/**', 'eslint.config.js', 'vite.config.ts', 'coverage/**', 'test/helpers/*.mjs'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
