@@ -44,6 +44,8 @@ export interface RunAgentOptions {
   resumeSessionId?: string | undefined;
   /** Reuse an existing run row (a resume or retry of the same run) instead of creating one. */
   existingRunId?: RunId;
+  /** The id of the new run row, when the caller chose it (a coordinator following a session it queued for a worker). */
+  runId?: RunId;
   permissionMode?: PermissionMode;
   /** Extra tool rules approved without asking, added to the agent's own tools (e.g. `Bash(git *)`). */
   extraAllowedTools?: readonly string[];
@@ -81,7 +83,7 @@ export interface RunAgentResult {
  */
 export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult> {
   const { store, bus, agent } = options;
-  const runId = options.existingRunId ?? (newSortableId() as RunId);
+  const runId = options.existingRunId ?? options.runId ?? (newSortableId() as RunId);
   const createdAt = nowIso();
   if (!options.existingRunId) {
     await store.createRun({

@@ -1,5 +1,5 @@
 import type { AgentDefinition } from '../agents/index.js';
-import type { EventBus, WorkItemId } from '../events/index.js';
+import type { EventBus, RunId, WorkItemId } from '../events/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import type { PriceTable } from '../usage/index.js';
 import { createToolPolicy } from './permissions.js';
@@ -61,7 +61,8 @@ export interface InProcessExecutorOptions {
 export class InProcessSessionExecutor implements SessionExecutor {
   constructor(private readonly options: InProcessExecutorOptions) {}
 
-  run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<ExecutedSession> {
+  /** `runId`: the id to record the run under, when the caller chose it (a worker running a queued job). */
+  run(job: SessionJob, cwd: string, signal: AbortSignal, options: { runId?: RunId } = {}): Promise<ExecutedSession> {
     const { store, bus, messages, cliPath, env, prices } = this.options;
     const policy = rolePolicy(job.role, { root: cwd, tools: job.agent.tools, specPath: job.paths.specPath ?? null, reviewPath: job.paths.reviewPath ?? null, roadmapPath: job.paths.roadmapPath ?? null, testCommand: job.testCommand });
     return runAgent({
@@ -89,6 +90,7 @@ export class InProcessSessionExecutor implements SessionExecutor {
       agentPromptOnly: job.agentPromptOnly,
       prices,
       signal,
+      ...(options.runId ? { runId: options.runId } : {}),
     });
   }
 }

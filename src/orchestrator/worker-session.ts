@@ -1,0 +1,98 @@
+import type { RunId } from '../events/index.js';
+import { ItemBranchWorktree, ensureWorkerClone, type ItemPushOutcome } from '../git/index.js';
+import { OrchestratorError, errorMessage } from '../lib/errors.js';
+import { RepoOps } from './repo-ops.js';
+import type { ExecutedSession, InProcessSessionExecutor, SessionJob } from './session-executor.js';
+
+/**
+ * A role session as a worker on another machine gets it from the queue: the session itself (a SessionJob, which
+ * names no path of the coordinator's machine and no secret), where the code is (the shared remote, without
+ * credentials: the worker has its own access), and the run id the coordinator follows it by.
+ */
+export interface RemoteSession {
+  runId: RunId;
+  session: SessionJob;
+  /** The shared remote's fetch URL, credentials stripped. */
+  remote: string;
+  integrationBranch: string;
+}
+
+export interface WorkerSessionDeps {
+  /** Runs the session in the worker's worktree, recording it in the shared store. */
+  executor: InProcessSessionExecutor;
+  /** Where this worker keeps its clones (one per repository). */
+  cacheDir: string;
+  signal: AbortSignal;
+}
+
+export interface WorkerSessionOutcome extends ExecutedSession {
+  /** The item branch as pushed after the session (its deliverables committed). */
+  pushed: ItemPushOutcome;
+  /** Where the session ran on this worker. */
+  worktree: string;
+  /** Where the item's branch started from on this worker (the pushed branch, when an earlier job pushed it). */
+  startedFrom: 'pushed_branch' | 'local_commits' | 'integration_branch';
+}
+
+/** A push of the item's branch was refused: another worker pushed newer work (the job is no longer this worker's). */
+export class ItemBranchPushRejectedError extends OrchestratorError {
+  constructor(branch: string, outcome: Extract<ItemPushOutcome, { kind: 'rejected' }>) {
+    super('ORCH_ITEM_PUSH_REJECTED', `the push of ${branch} was refused (${outcome.reason}): the remote has ${outcome.remoteSha?.slice(0, 7) ?? 'nothing'}, this worker ${outcome.localSha.slice(0, 7)}`, {
+      hint: outcome.hint,
+      retryable: false,
+      data: { branch, reason: outcome.reason },
+    });
+  }
+}
+
+/**
+ * Runs one queued role session on this worker: its clone of the shared remote is fetched, the item's branch checked
+ * out as pushed (continuing from the last push, so a job that moved here from a dead worker loses at most what was
+ * not pushed), the session run there, every commit it makes pushed as it makes it, the role's deliverables (its
+ * spec, review or roadmap file) committed after it, and the branch pushed. Pushes carry the expected remote tip, so
+ * work pushed by another worker meanwhile is never overwritten: a refused push stops the session.
+ */
+export async function runRemoteSession(remote: RemoteSession, deps: WorkerSessionDeps): Promise<WorkerSessionOutcome> {
+  const { session } = remote;
+  const { signal } = deps;
+  const clone = await ensureWorkerClone({ remoteUrl: remote.remote, cacheDir: deps.cacheDir, signal });
+  const worktree = await ItemBranchWorktree.open(clone, { branch: session.branch, integrationBranch: remote.integrationBranch, signal });
+  const pushing = new AbortController();
+  const sessionSignal = AbortSignal.any([signal, pushing.signal]);
+  let pushFailure: unknown = null;
+  worktree.pushEachCommit({
+    signal: pushing.signal,
+    onOutcome: (outcome) => {
+      if (outcome.kind !== 'rejected') return;
+      pushFailure = new ItemBranchPushRejectedError(session.branch, outcome);
+      pushing.abort(pushFailure);
+    },
+    onError: (error) => {
+      // A push that failed (the remote out of reach) is tried again after the session; the session goes on.
+      pushFailure ??= error;
+    },
+  });
+  let executed: ExecutedSession;
+  try {
+    executed = await deps.executor.run(session, worktree.path, sessionSignal, { runId: remote.runId });
+  } finally {
+    if (!pushing.signal.aborted) pushing.abort();
+  }
+  if (pushFailure instanceof ItemBranchPushRejectedError) throw pushFailure;
+  const deliverables = Object.values(session.paths).filter((path): path is string => typeof path === 'string');
+  if (deliverables.length > 0) {
+    const repo = new RepoOps(worktree.path);
+    const changed = new Set(await repo.dirtyFiles(worktree.path));
+    const delivered = deliverables.filter((path) => changed.has(path));
+    if (delivered.length > 0) await repo.commitFiles(worktree.path, delivered, `${session.role} of ${session.workItemId}: ${delivered.join(', ')}`);
+  }
+  const pushed = await worktree.pushLatest(signal).catch((error: unknown) => {
+    throw new OrchestratorError('ORCH_ITEM_PUSH_FAILED', `could not push ${session.branch} after the session: ${errorMessage(error)}`, {
+      hint: 'Check that this worker can reach the shared remote (git.remote); the job is retried, and continues from what was pushed.',
+      retryable: true,
+      cause: error,
+    });
+  });
+  if (pushed.kind === 'rejected') throw new ItemBranchPushRejectedError(session.branch, pushed);
+  return { run: executed.run, pushed, worktree: worktree.path, startedFrom: worktree.checkout.startedFrom };
+}
