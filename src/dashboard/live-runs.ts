@@ -36,6 +36,11 @@ interface Tracked extends LiveRunState {
   finished: TokenCounts;
   /** The current session's API messages, each id once (the CLI repeats a message's usage on each content block). */
   session: UsageTally;
+  /**
+   * The CLI's reported cost per invocation (one CLI process). Its `total_cost_usd` is cumulative for the process,
+   * and a steered session can emit several results: the latest figure counts, never their sum.
+   */
+  costByInvocation: Map<string, number>;
 }
 
 /**
@@ -68,7 +73,9 @@ export class LiveRuns {
           this.#recount(run);
         }
         if (record.type === 'result') {
-          run.reportedCostUsd += digest.costUsd ?? 0;
+          const invocationCost = Math.max(run.costByInvocation.get(record.invocationId) ?? 0, digest.costUsd ?? 0);
+          run.costByInvocation.set(record.invocationId, invocationCost);
+          run.reportedCostUsd = [...run.costByInvocation.values()].reduce((total, cost) => total + cost, 0);
           const usage = resultUsage(record.payload.usage);
           if (usage) {
             run.finished.inputTokens += usage.inputTokens;
@@ -92,7 +99,7 @@ export class LiveRuns {
   get(runId: string): LiveRunState | null {
     const run = this.#runs.get(runId);
     if (!run) return null;
-    const { session: _session, finished: _finished, ...state } = run;
+    const { session: _session, finished: _finished, costByInvocation: _costs, ...state } = run;
     return state;
   }
 
@@ -113,6 +120,7 @@ export class LiveRuns {
         estimatedCostUsd: 0,
         session: new UsageTally(),
         finished: { ...ZERO_TOKENS },
+        costByInvocation: new Map(),
       };
       this.#runs.set(runId, run);
     }

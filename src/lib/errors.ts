@@ -168,6 +168,18 @@ export class BudgetExceededError extends OrchestratorError {
   }
 }
 
+/**
+ * A steering message could not be written into a session: it has ended, is being stopped, or has finished its task
+ * (stdin is closed after its result). Nothing reached the CLI, so the message can go to the next session instead.
+ */
+export class SessionInputClosedError extends OrchestratorError {
+  constructor(readonly reason: 'ended' | 'stopping' | 'finished' | 'not_started') {
+    super('ORCH_SESSION_INPUT_CLOSED', `the session takes no more messages (${reason.replace('_', ' ')})`, {
+      hint: 'Deliver the message into the prompt of the next session for the same role and work item.',
+    });
+  }
+}
+
 /** Wraps anything thrown into an Error, keeping the original as `cause`. */
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value;

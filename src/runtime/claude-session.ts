@@ -1,10 +1,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { JsonObject } from '../events/index.js';
-import { BudgetExceededError, SessionTimeoutError, StoppedError, errorMessage } from '../lib/errors.js';
+import { BudgetExceededError, SessionInputClosedError, SessionTimeoutError, StoppedError, errorMessage } from '../lib/errors.js';
 import { LineSplitter, RingBuffer } from '../lib/ring-buffer.js';
 import { InactivityWatchdog } from './inactivity-watchdog.js';
 import { RUN_MARKER_ENV, killRunProcesses } from './process-group.js';
-import { StreamParseError, parseStreamLine, type StreamMessage } from './stream-events.js';
+import { combineResults } from './session-results.js';
+import { markSteeringText, userMessageLine, type SendUserMessageOptions, type SentUserMessage } from './steering.js';
+import { StreamParseError, parseStreamLine, type ResultMessage, type StreamMessage } from './stream-events.js';
 
 /** How long a stopped session gets to write its result after the interrupt, before its stdin is closed. */
 export const INTERRUPT_GRACE_MS = 3_000;
@@ -83,8 +85,13 @@ export interface SessionResult {
   sessionId: string | null;
   model: string | null;
   cliVersion: string | null;
-  /** The CLI's final `result` message, the source of truth for usage and cost. */
-  result: Extract<StreamMessage, { kind: 'result' }> | null;
+  /**
+   * The CLI's `result`, the source of truth for usage and cost. A session that got several (a steering message ran
+   * as a turn of its own) gets them combined: usage, turns and duration summed, cost the CLI's cumulative figure
+   * (see combineResults). `resultCount` says how many there were.
+   */
+  result: ResultMessage | null;
+  resultCount: number;
   /** Assistant `error` field of the last assistant message (e.g. `rate_limit`, `server_error`). */
   assistantError: string | null;
   lastAssistantText: string | null;
@@ -95,7 +102,9 @@ export interface SessionResult {
 
 /** Builds the CLI arguments for a session (exported for tests and for the benchmark's bare-CLI baseline). */
 export function buildCliArgs(options: ClaudeSessionOptions): string[] {
-  const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose'];
+  // --replay-user-messages: the CLI echoes each stdin user line (with its uuid) when it takes it in, which is how a
+  // steering message is seen delivered.
+  const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--replay-user-messages'];
   if (options.model) args.push('--model', options.model);
   if (options.tools) args.push('--tools', options.tools.join(','));
   if (options.allowedTools && options.allowedTools.length > 0) args.push('--allowedTools', options.allowedTools.join(','));
@@ -110,8 +119,28 @@ export function buildCliArgs(options: ClaudeSessionOptions): string[] {
   return args;
 }
 
+/** A running session: its process, its end, and live steering. */
+export interface ClaudeSession {
+  /** The CLI's pid; null when it could not be started. */
+  readonly pid: number | null;
+  /** Resolves with the outcome when the session has ended (never rejects because the session failed). */
+  readonly done: Promise<SessionResult>;
+  /**
+   * Writes a user message into the running session at once, marked with its origin (untrusted; it grants nothing).
+   * The CLI takes it in before its next model request when the turn goes on, or as a turn of its own when the turn
+   * ends first. Resolves when the line is written; rejects with SessionInputClosedError when the session takes no
+   * more input (not started, being stopped, its task finished: stdin is closed after its result, or ended).
+   */
+  sendUserMessage(text: string, options: SendUserMessageOptions): Promise<SentUserMessage>;
+}
+
+/** Runs one session to its end (startClaudeSession without steering). */
+export async function runClaudeSession(options: ClaudeSessionOptions): Promise<SessionResult> {
+  return startClaudeSession(options).done;
+}
+
 /**
- * Runs one Claude Code session: the real CLI in print mode with stream-json on both stdin (the control
+ * Starts one Claude Code session: the real CLI in print mode with stream-json on both stdin (the control
  * channel: initialize, the prompt, interrupts, permission answers) and stdout (typed events). Spawned with
  * `cwd` as the leader of its own process group. Resolves with the outcome; it rejects only on programming
  * errors, never because the session failed.
@@ -120,14 +149,14 @@ export function buildCliArgs(options: ClaudeSessionOptions): string[] {
  * writes its result; then stdin EOF; then SIGTERM and SIGKILL to the whole group. The abort reason decides
  * the outcome: SessionTimeoutError → timed_out, anything else → stopped.
  */
-export async function runClaudeSession(options: ClaudeSessionOptions): Promise<SessionResult> {
+export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession {
   options.signal?.throwIfAborted();
   const stderrTail = new RingBuffer<string>(STDERR_TAIL_LINES);
   const deniedTools: SessionResult['deniedTools'] = [];
   let sessionId: string | null = options.resumeSessionId ?? null;
   let model: string | null = null;
   let cliVersion: string | null = null;
-  let result: SessionResult['result'] = null;
+  const results: ResultMessage[] = [];
   let assistantError: string | null = null;
   let lastAssistantText: string | null = null;
   let messageCount = 0;
@@ -143,7 +172,7 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
       stdio: ['pipe', 'pipe', 'pipe'],
     });
   } catch (error) {
-    return failedToSpawn(errorMessage(error));
+    return notStarted(Promise.resolve(failedToSpawn(errorMessage(error))));
   }
 
   const exited = new Promise<{ exitCode: number | null; signal: string | null; spawnError: Error | null }>((resolve) => {
@@ -158,12 +187,18 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
   });
   const pid = child.pid ?? null;
   if (pid === null) {
-    const { spawnError } = await exited;
-    return failedToSpawn(spawnError ? errorMessage(spawnError) : 'spawn returned no pid');
+    return notStarted(exited.then(({ spawnError }) => failedToSpawn(spawnError ? errorMessage(spawnError) : 'spawn returned no pid')));
   }
   let hasExited = false;
+  /** Whether steering messages can still be written: stdin closes after the result, on stop and at exit. */
+  let input: 'open' | 'finished' | 'stopping' | 'ended' = 'open';
+  /** Steering messages written but not yet taken in by the CLI (no replay seen), by uuid. */
+  const unconsumed = new Map<string, (at: number | null) => void>();
   void exited.then(() => {
     hasExited = true;
+    input = 'ended';
+    for (const resolve of unconsumed.values()) resolve(null);
+    unconsumed.clear();
   });
   options.onSpawn?.(pid);
 
@@ -247,11 +282,24 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
         assistantError = message.error;
         for (const block of message.content) if (block.type === 'text' && typeof block.text === 'string') lastAssistantText = block.text;
         break;
+      case 'user':
+        if (message.isReplay && message.uuid !== null) {
+          // The initial prompt's echo is not a new event: the run already records its prompt.
+          if (message.uuid === promptId) return;
+          const resolve = unconsumed.get(message.uuid);
+          if (resolve) {
+            unconsumed.delete(message.uuid);
+            resolve(Date.now());
+          }
+        }
+        break;
       case 'result':
-        result = message;
+        results.push(message);
         sessionId = message.sessionId ?? sessionId;
         resultSeenResolve();
-        // One task per session: end of input lets the CLI exit 0 once the turn is done (notes §2.2).
+        // One task per session: end of input lets the CLI exit 0 once the turn is done (notes §2.2). A steering
+        // message already written still runs (as a turn of its own, with a result of its own): the CLI drains stdin.
+        if (input === 'open') input = 'finished';
         child.stdin.end();
         break;
       default:
@@ -275,6 +323,7 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
   const stop = (reason: unknown): Promise<void> => {
     if (stopState.promise) return stopState.promise;
     stopReason = reason;
+    if (input !== 'ended') input = 'stopping';
     stopState.promise = (async () => {
       watchdog?.stop();
       if (hasExited) return;
@@ -282,7 +331,9 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
       await Promise.race([resultSeen, exited, delay(options.interruptGraceMs ?? INTERRUPT_GRACE_MS)]);
       child.stdin.end();
       const graceMs = options.stopGraceMs ?? STOP_GRACE_MS;
-      await Promise.race([exited, delay(Math.min(2_000, graceMs))]);
+      // A steering message the CLI has not taken in yet would run as a new turn after the interrupt (measured):
+      // no grace for that, straight to the signals.
+      if (unconsumed.size === 0) await Promise.race([exited, delay(Math.min(2_000, graceMs))]);
       if (!hasExited) await killRunProcesses(options.runId, pid, graceMs);
     })();
     return stopState.promise;
@@ -306,31 +357,62 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
     subtype: 'initialize',
     ...(options.toolPermission ? { hooks: { PreToolUse: [{ hookCallbackIds: ['orch_pre_tool_use'] }] } } : {}),
   });
-  send({ type: 'user', session_id: '', parent_tool_use_id: null, message: { role: 'user', content: options.prompt } });
+  const { id: promptId, line: promptLine } = userMessageLine(options.prompt);
+  send(promptLine);
   watchdog?.start();
 
-  const { exitCode, signal } = await exited;
-  watchdog?.stop();
-  for (const [source, listener] of abortListeners) source.removeEventListener('abort', listener);
-  if (stopState.promise) await stopState.promise;
-  // No tool subprocess may outlive its session: clean the group (and any escaped marker-carrying process).
-  await killRunProcesses(options.runId, pid, 1_000);
-
-  const base = {
-    pid,
-    exitCode,
-    signal,
-    sessionId,
-    model,
-    cliVersion,
-    result: result as SessionResult['result'],
-    assistantError,
-    lastAssistantText,
-    stderrTail: stderrTail.toArray(),
-    messageCount,
-    deniedTools,
+  const sendUserMessage = (text: string, sendOptions: SendUserMessageOptions): Promise<SentUserMessage> => {
+    if (input !== 'open' || !child.stdin.writable) {
+      return Promise.reject(new SessionInputClosedError(input === 'open' ? 'ended' : input));
+    }
+    const marked = markSteeringText(text, sendOptions.origin);
+    const { id, line } = userMessageLine(marked);
+    const consumed = new Promise<number | null>((resolve) => unconsumed.set(id, resolve));
+    return new Promise((resolve, reject) => {
+      child.stdin.write(`${JSON.stringify(line)}\n`, (error) => {
+        if (error) {
+          unconsumed.get(id)?.(null);
+          unconsumed.delete(id);
+          reject(new SessionInputClosedError('ended'));
+          return;
+        }
+        resolve({ id, text: marked, writtenAt: Date.now(), consumed });
+      });
+    });
   };
-  return { ...base, ...decideOutcome(base, stopReason) };
+
+  const done = finish();
+  return { pid, done, sendUserMessage };
+
+  async function finish(): Promise<SessionResult> {
+    const { exitCode, signal } = await exited;
+    watchdog?.stop();
+    for (const [source, listener] of abortListeners) source.removeEventListener('abort', listener);
+    if (stopState.promise) await stopState.promise;
+    // No tool subprocess may outlive its session: clean the group (and any escaped marker-carrying process).
+    await killRunProcesses(options.runId, pid, 1_000);
+
+    const base = {
+      pid,
+      exitCode,
+      signal,
+      sessionId,
+      model,
+      cliVersion,
+      result: combineResults(results),
+      resultCount: results.length,
+      assistantError,
+      lastAssistantText,
+      stderrTail: stderrTail.toArray(),
+      messageCount,
+      deniedTools,
+    };
+    return { ...base, ...decideOutcome(base, stopReason) };
+  }
+
+  function notStarted(done: Promise<SessionResult>): ClaudeSession {
+    return { pid: null, done, sendUserMessage: () => Promise.reject(new SessionInputClosedError('not_started')) };
+  }
 
   function failedToSpawn(message: string): SessionResult {
     return {
@@ -344,6 +426,7 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
       model: null,
       cliVersion: null,
       result: null,
+      resultCount: 0,
       assistantError: null,
       lastAssistantText: null,
       stderrTail: stderrTail.toArray(),

@@ -3,3 +3,5 @@ export * from './cli-locator.js';
 export * from './process-group.js';
 export * from './stream-events.js';
 export * from './inactivity-watchdog.js';
+export * from './session-results.js';
+export * from './steering.js';

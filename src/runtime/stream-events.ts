@@ -42,7 +42,17 @@ export type StreamMessage =
   | { kind: 'system_init'; sessionId: string; model: string; cwd: string; tools: string[]; cliVersion: string | null; permissionMode: string | null; raw: JsonObject }
   | { kind: 'system'; subtype: string; sessionId: string | null; raw: JsonObject }
   | { kind: 'assistant'; messageId: string | null; sessionId: string | null; content: ContentBlock[]; error: string | null; parentToolUseId: string | null; raw: JsonObject }
-  | { kind: 'user'; sessionId: string | null; content: ContentBlock[] | string; parentToolUseId: string | null; raw: JsonObject }
+  | {
+      kind: 'user';
+      sessionId: string | null;
+      content: ContentBlock[] | string;
+      parentToolUseId: string | null;
+      /** The line's uuid; for a replay it is the uuid of the user line written on stdin. */
+      uuid: string | null;
+      /** An echo of a user message from stdin (`--replay-user-messages`): the CLI has taken it into the conversation. */
+      isReplay: boolean;
+      raw: JsonObject;
+    }
   | {
       kind: 'result';
       subtype: string;
@@ -139,6 +149,8 @@ export function classifyStreamMessage(raw: JsonObject): StreamMessage {
         sessionId,
         content: typeof content === 'string' ? content : Array.isArray(content) ? (content as ContentBlock[]) : [],
         parentToolUseId: str(raw.parent_tool_use_id),
+        uuid: str(raw.uuid),
+        isReplay: raw.isReplay === true,
         raw,
       };
     }
@@ -175,6 +187,8 @@ export function classifyStreamMessage(raw: JsonObject): StreamMessage {
       return { kind: 'unknown', type, raw };
   }
 }
+
+export type ResultMessage = Extract<StreamMessage, { kind: 'result' }>;
 
 /** The name of the tool a message is about (tool_use in assistant messages), for indexing and display. */
 export function toolNameOf(message: StreamMessage): string | null {
