@@ -1,5 +1,6 @@
 export * from './run-agent.js';
 export * from './session-executor.js';
+export * from './worker-session.js';
 export * from './stop-run.js';
 export * from './recovery.js';
 export * from './permissions.js';
