@@ -70,6 +70,20 @@ const dashboardSchema = z
  */
 const workersSchema = z
   .object({
+    /**
+     * Sessions go through the job queue (graphile-worker, in PostgreSQL) to `orchestrator worker` processes on any
+     * machine that reaches the database and the git remote, instead of running in this process. Needs PostgreSQL.
+     */
+    enabled: z.boolean().default(false),
+    /** With `enabled`: sessions `start` itself takes from the queue (0: only workers run them). */
+    localSlots: z.number().int().nonnegative().default(0),
+    /** The PostgreSQL schema of the job queue. */
+    queueSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier')
+      .default('orchestrator_queue'),
+    /** Starts of one session's job before its item is blocked: restarts after a lost worker or a crash, counted apart from task failures. */
+    maxRestarts: z.number().int().positive().default(3),
     /** A worker whose last heartbeat is older than this is lost: its jobs go back to the queue, its runs are orphaned. */
     leaseSeconds: z.number().positive().max(600).default(30),
     /** How often a worker writes its heartbeat; must leave room for a few missed ones within the lease. */
@@ -82,6 +96,16 @@ const workersSchema = z
     message: 'heartbeatSeconds must be at most half of leaseSeconds, so one late heartbeat does not lose a worker',
     path: ['heartbeatSeconds'],
   });
+
+/** The shared git remote of several machines: workers clone it, push item branches to it; the coordinator pushes the integration branch. */
+const gitSchema = z
+  .object({
+    /** The remote's name in this clone (its URL is what workers clone), or a URL. */
+    remote: z.string().min(1).default('origin'),
+    /** Where a worker keeps its clones, one per repository; default: ~/.cache/orchestrator/clones. */
+    cacheDir: z.string().min(1).optional(),
+  })
+  .strict();
 
 const perMTok = z.number().nonnegative();
 /** USD per million tokens of one model (or of every model a `*` prefix matches). */
@@ -148,6 +172,7 @@ export const configSchema = z
       .default({ maxRetests: 2 }),
     dashboard: dashboardSchema.default(dashboardSchema.parse({})),
     workers: workersSchema.default(workersSchema.parse({})),
+    git: gitSchema.default(gitSchema.parse({})),
     pricing: pricingSchema.default({}),
   })
   .strict();

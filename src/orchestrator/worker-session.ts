@@ -1,6 +1,7 @@
 import type { RunId } from '../events/index.js';
 import { ItemBranchWorktree, ensureWorkerClone, type ItemPushOutcome } from '../git/index.js';
 import { OrchestratorError, errorMessage } from '../lib/errors.js';
+import type { SessionJobPayload } from '../queue/index.js';
 import { RepoOps } from './repo-ops.js';
 import type { ExecutedSession, InProcessSessionExecutor, SessionJob } from './session-executor.js';
 
@@ -15,6 +16,41 @@ export interface RemoteSession {
   /** The shared remote's fetch URL, credentials stripped. */
   remote: string;
   integrationBranch: string;
+}
+
+/** A role session's job in the queue: the queue's own fields, the session, and the versions a worker must match. */
+export interface RemoteSessionPayload extends SessionJobPayload {
+  kind: 'role-session';
+  remoteSession: RemoteSession;
+  /** The coordinator's package version and database schema version: a worker that differs takes no job. */
+  coordinatorVersion: string;
+  schemaVersion: number;
+}
+
+export function remoteSessionPayload(remote: RemoteSession, versions: { coordinatorVersion: string; schemaVersion: number }): RemoteSessionPayload {
+  const { session } = remote;
+  return { kind: 'role-session', workItemId: session.workItemId, step: remoteSessionStep(session), role: session.role, attempt: session.attempt, remoteSession: remote, ...versions };
+}
+
+/**
+ * The step a job is for: the role and its attempt. One work item never has two jobs for one step (the queue's job
+ * key); a job restarted after a lost worker keeps its key, a new attempt after a task failure gets a new one.
+ */
+export function remoteSessionStep(session: Pick<SessionJob, 'role' | 'attempt'>): string {
+  return `${session.role}#${session.attempt}`;
+}
+
+/** Checks a payload that crossed the database (the queue checked its own fields). */
+export function parseRemoteSessionPayload(payload: SessionJobPayload): RemoteSessionPayload {
+  const candidate = payload as Partial<RemoteSessionPayload>;
+  const remote = candidate.remoteSession;
+  if (typeof remote !== 'object' || remote === null || typeof remote.runId !== 'string' || typeof remote.remote !== 'string' || typeof remote.integrationBranch !== 'string' || typeof remote.session !== 'object' || remote.session === null) {
+    throw new OrchestratorError('ORCH_JOB_PAYLOAD', `job for ${payload.workItemId} (${payload.step}) carries no session a worker can run`, { hint: 'The coordinator that queued it is of another version: update both to the same version.' });
+  }
+  if (typeof candidate.coordinatorVersion !== 'string' || typeof candidate.schemaVersion !== 'number') {
+    throw new OrchestratorError('ORCH_JOB_PAYLOAD', `job for ${payload.workItemId} (${payload.step}) does not say which coordinator version queued it`, { hint: 'Update the coordinator and the workers to the same version.' });
+  }
+  return candidate as RemoteSessionPayload;
 }
 
 export interface WorkerSessionDeps {

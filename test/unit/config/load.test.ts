@@ -51,9 +51,10 @@ describe('config', () => {
 
   it('defaults the workers section (lease ≤ 60 s), and refuses a heartbeat that leaves no room within the lease or an unknown key', async () => {
     const defaults = await loadConfig({ repoRoot: await repoWithConfig({}), env: {} });
-    expect(defaults.workers).toEqual({ leaseSeconds: 30, heartbeatSeconds: 5, slots: 2 });
+    expect(defaults.workers).toEqual({ enabled: false, localSlots: 0, queueSchema: 'orchestrator_queue', maxRestarts: 3, leaseSeconds: 30, heartbeatSeconds: 5, slots: 2 });
+    expect(defaults.git).toEqual({ remote: 'origin' });
     const set = await loadConfig({ repoRoot: await repoWithConfig({ workers: { leaseSeconds: 60, slots: 4 } }), env: {} });
-    expect(set.workers).toEqual({ leaseSeconds: 60, heartbeatSeconds: 5, slots: 4 });
+    expect(set.workers).toMatchObject({ enabled: false, leaseSeconds: 60, heartbeatSeconds: 5, slots: 4 });
     const tight = await loadConfig({ repoRoot: await repoWithConfig({ workers: { leaseSeconds: 6, heartbeatSeconds: 5 } }), env: {} }).catch((e: unknown) => e);
     expect(tight).toBeInstanceOf(ConfigError);
     expect((tight as ConfigError).message).toMatch(/workers\.heartbeatSeconds: heartbeatSeconds must be at most half of leaseSeconds/);
