@@ -1,23 +1,9 @@
 import { formatDuration } from '../lib/time.js';
-import type { WorkerRecord } from '../store/index.js';
+import type { WorkerView } from '../store/index.js';
 import type { Paint } from './format.js';
 
-/** A worker as `orchestrator workers` shows it: its record, how old its heartbeat is, and whether it is in trouble. */
-export interface WorkerView extends WorkerRecord {
-  heartbeatAgeMs: number;
-  /** lost: marked lost (its jobs were handed back); late: still live but silent past the lease (the next sweep marks it lost). */
-  flag: 'lost' | 'late' | null;
-}
-
-/** Ages heartbeats against the database's `now` (never this machine's clock). */
-export function viewWorkers(workers: readonly WorkerRecord[], now: string, leaseSeconds: number): WorkerView[] {
-  return workers.map((worker) => {
-    const heartbeatAgeMs = Math.max(0, Date.parse(now) - Date.parse(worker.lastHeartbeatAt));
-    const live = worker.state === 'active' || worker.state === 'draining';
-    const flag = worker.state === 'lost' ? 'lost' : live && heartbeatAgeMs > leaseSeconds * 1000 ? 'late' : null;
-    return { ...worker, heartbeatAgeMs, flag };
-  });
-}
+// The view itself is shared with the dashboard's Workers panel.
+export { viewWorkers, type WorkerView } from '../store/index.js';
 
 export const WORKER_HEADERS = ['WORKER', 'HOST', 'PID', 'SLOTS', 'JOBS', 'HEARTBEAT', 'RUNNING', 'STATE'];
 

@@ -1,12 +1,12 @@
 /**
  * The dashboard's HTTP API, as the web UI sees it. Types only: the UI imports this file, never server code.
  */
-import type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, RunSummary, StoredRoadmapProblem, UsageRow, WorkItemRecord } from '../store/index.js';
+import type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, RunSummary, StoredRoadmapProblem, UsageRow, WorkerFlag, WorkerJobRecord, WorkerState, WorkerView, WorkItemRecord } from '../store/index.js';
 import type { JsonObject, JsonValue, MessageRecord } from '../events/index.js';
 import type { LiveRunState } from './live-runs.js';
 import type { MessageDigest } from './message-digest.js';
 
-export type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, StoredRoadmapProblem, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkItemRecord };
+export type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, StoredRoadmapProblem, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkerFlag, WorkerState, WorkItemRecord };
 
 export interface ServerInfo {
   version: string;
@@ -98,4 +98,29 @@ export interface DocumentResponse {
   path: string;
   ref: string;
   text: string;
+}
+
+/** A job a worker runs (or ran when it was lost), with its run's agent and its work item's title when known. */
+export interface WorkerJobView extends WorkerJobRecord {
+  agent: string | null;
+  workItemTitle: string | null;
+}
+
+/** A worker as the Workers panel shows it: `orchestrator workers`' view (heartbeat age, flag) plus its jobs named. */
+export interface WorkerPanelView extends WorkerView {
+  jobs: WorkerJobView[];
+  /** Slots in use: the jobs it runs (for a lost worker: the jobs it had, now handed back). */
+  running: number;
+  /** Marked lost: its heartbeat stopped, its jobs went back to the queue, its runs are orphaned. */
+  lost: boolean;
+  /** Still active or draining, but silent past the lease: the coordinator's next sweep marks it lost. */
+  late: boolean;
+}
+
+export interface WorkersResponse {
+  /** The database's clock, which heartbeat ages are measured against. */
+  now: string;
+  leaseSeconds: number;
+  /** Active, draining and lost workers (`?all=1`: stopped ones too), oldest first; empty on one machine without workers. */
+  workers: WorkerPanelView[];
 }

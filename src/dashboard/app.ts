@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { RunId } from '../events/index.js';
 import { isTerminalRunStatus } from '../events/index.js';
 import { mayContainSecret, redactValue } from '../lib/redact.js';
-import { summarizeRun, type InvocationRecord, type RunRecord, type RunSummary, type Store, type UsageRow, type WorkItemRecord } from '../store/index.js';
+import { LISTED_WORKER_STATES, summarizeRun, viewWorkers, type InvocationRecord, type RunRecord, type RunSummary, type Store, type UsageRow, type WorkItemRecord } from '../store/index.js';
 import type {
   ApiErrorBody,
   DocumentResponse,
@@ -18,10 +18,13 @@ import type {
   WaitingItem,
   WorkItemView,
   WorkItemsResponse,
+  WorkerJobView,
+  WorkerPanelView,
+  WorkersResponse,
 } from './api-types.js';
 import type { EventLog } from './event-log.js';
 import type { LiveRuns } from './live-runs.js';
-import { BadRequest, parseAgent, parseId, parseLimit, parseOptionalId, parseRunId, parseSeq, parseStatuses, parseTime } from './query-params.js';
+import { BadRequest, parseAgent, parseFlag, parseId, parseLimit, parseOptionalId, parseRunId, parseSeq, parseStatuses, parseTime } from './query-params.js';
 import { hostNameOf, isLoopbackAddress, presentedToken, tokenMatches } from './request-guards.js';
 import { eventStreamResponse } from './sse.js';
 import { serveStatic } from './static-files.js';
@@ -50,8 +53,13 @@ export interface DashboardAppOptions {
   boundHost: string;
   /** Built web UI (index.html + assets); null serves the API alone. */
   staticDir: string | null;
+  /** The workers' lease (config workers.leaseSeconds): a live worker silent for longer is flagged late. */
+  workerLeaseSeconds?: number;
   onError?: (error: unknown) => void;
 }
+
+/** The default of workers.leaseSeconds, for a dashboard that is not told. */
+export const DEFAULT_WORKER_LEASE_SECONDS = 30;
 
 const MAX_URL_LENGTH = 8_192;
 
@@ -144,6 +152,33 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       .filter((item) => item.waitingFor !== null)
       .map(({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }): WaitingItem => ({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }));
     return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)), waiting });
+  });
+
+  app.get('/api/workers', async (c) => {
+    const all = parseFlag(c.req.query('all'), 'all');
+    const leaseSeconds = options.workerLeaseSeconds ?? DEFAULT_WORKER_LEASE_SECONDS;
+    const [workers, now] = await Promise.all([store.listWorkers(all ? {} : { states: LISTED_WORKER_STATES }), store.databaseNow()]);
+    const runIds = new Set(workers.flatMap((worker) => worker.jobs.map((job) => job.runId)).filter((id): id is RunId => id !== null));
+    const agents = new Map<string, string>();
+    let items = new Map<string, WorkItemRecord>();
+    if (runIds.size > 0) {
+      // The jobs' runs are mostly the active ones (one query); a lost worker's orphaned runs are read one by one.
+      const [active, titles] = await Promise.all([store.listRuns({ statuses: ['queued', 'running'], limit: 500 }), workItemTitles()]);
+      items = titles;
+      for (const run of active) if (runIds.has(run.id)) agents.set(run.id, run.agent);
+      const others = await Promise.all([...runIds].filter((id) => !agents.has(id)).map((id) => store.getRun(id)));
+      for (const run of others) if (run) agents.set(run.id, run.agent);
+    }
+    const panel = viewWorkers(workers, now, leaseSeconds).map(
+      (worker): WorkerPanelView => ({
+        ...worker,
+        jobs: worker.jobs.map((job): WorkerJobView => ({ ...job, agent: job.runId ? (agents.get(job.runId) ?? null) : null, workItemTitle: job.workItemId ? (items.get(job.workItemId)?.title ?? null) : null })),
+        running: worker.jobs.length,
+        lost: worker.flag === 'lost',
+        late: worker.flag === 'late',
+      }),
+    );
+    return send<WorkersResponse>({ now, leaseSeconds, workers: panel });
   });
 
   app.get('/api/runs', async (c) => {

@@ -63,3 +63,10 @@ export function parseAgent(value: string | undefined): string | undefined {
   if (!/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(value)) throw new BadRequest(`not an agent name: ${JSON.stringify(value.slice(0, 40))}`);
   return value;
 }
+
+/** A yes/no switch: absent, `0`/`false` or `1`/`true`. */
+export function parseFlag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new BadRequest(`${name} must be 1 or 0, got ${JSON.stringify(value.slice(0, 40))}`);
+}

@@ -28,6 +28,8 @@ export interface StartDashboardOptions {
   version: string;
   /** Prices for the live cost estimate of running sessions; the built-in table when absent. */
   prices?: PriceTable;
+  /** config workers.leaseSeconds: a live worker silent for longer is flagged late (30 when absent). */
+  workerLeaseSeconds?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -75,6 +77,7 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
     token,
     boundHost: options.host,
     staticDir: options.staticDir,
+    ...(options.workerLeaseSeconds === undefined ? {} : { workerLeaseSeconds: options.workerLeaseSeconds }),
     onError: options.onError,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

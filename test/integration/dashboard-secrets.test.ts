@@ -47,6 +47,7 @@ describe('secrets never reach the dashboard', () => {
         ...detail.invocations.map((invocation) => `/api/runs/${id}/messages?invocation=${invocation.id}`),
         '/api/work-items',
         '/api/usage',
+        '/api/workers',
       ];
       const payloads: string[] = [];
       for (const path of paths) {

@@ -90,6 +90,7 @@ export async function openDashboard(
     repoRoot: ctx.config.repoRoot,
     version: packageVersion(),
     prices: priceTable(ctx.config.pricing),
+    workerLeaseSeconds: ctx.config.workers.leaseSeconds,
     onError,
   };
   const port = options.port ?? ctx.config.dashboard.port;

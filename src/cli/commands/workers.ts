@@ -1,4 +1,4 @@
-import type { WorkerState } from '../../store/index.js';
+import { LISTED_WORKER_STATES } from '../../store/index.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { painter, table } from '../format.js';
 import { WORKER_HEADERS, viewWorkers, workerRow } from '../workers-view.js';
@@ -7,7 +7,7 @@ import { WORKER_HEADERS, viewWorkers, workerRow } from '../workers-view.js';
 export async function workersCommand(options: GlobalOptions & { all?: boolean; json?: boolean }): Promise<number> {
   const ctx = await openContext(options);
   try {
-    const states: WorkerState[] | undefined = options.all ? undefined : ['active', 'draining', 'lost'];
+    const states = options.all ? undefined : LISTED_WORKER_STATES;
     const [workers, now] = await Promise.all([ctx.store.listWorkers(states ? { states } : {}), ctx.store.databaseNow()]);
     const leaseSeconds = ctx.config.workers.leaseSeconds;
     const views = viewWorkers(workers, now, leaseSeconds);

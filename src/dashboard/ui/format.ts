@@ -60,3 +60,12 @@ export function waitSummary(items: readonly { waitingFor: string | null }[]): st
   const other = [...counts].filter(([reason]) => !WAIT_PHRASES.some(([name]) => name === reason)).map(([reason, n]) => `${n} for ${reason}`);
   return [...known, ...other].join(', ');
 }
+
+/** How long ago a heartbeat was: "3 s ago", "2m 05s ago", "1h 02m ago". */
+export function ago(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s ago`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m ago`;
+}

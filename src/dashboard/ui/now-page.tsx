@@ -4,6 +4,7 @@ import { getJson } from './api.js';
 import { Card, Cost, ErrorBox, GridHead, RunCells, StatusBadge, StopButton, WaitInfo } from './components.js';
 import { duration, money, since, time, tokens, waitSummary } from './format.js';
 import { useLiveResource, useNow, type Reduction } from './live.js';
+import { WorkersPanel, useWorkers } from './workers-panel.js';
 
 interface Notice {
   key: number;
@@ -76,7 +77,7 @@ function WaitingCard({ items }: { items: readonly WaitingItem[] | null }) {
   );
 }
 
-function ActiveRow({ run, now }: { run: RunView; now: number }) {
+function ActiveRow({ run, now, showHost }: { run: RunView; now: number; showHost: boolean }) {
   const live = run.live;
   const inputTokens = live ? live.inputTokens + live.cacheCreationInputTokens + live.cacheReadInputTokens : run.inputTokens;
   const outputTokens = live ? live.outputTokens : run.outputTokens;
@@ -84,6 +85,11 @@ function ActiveRow({ run, now }: { run: RunView; now: number }) {
   return (
     <tr data-run-id={run.id} class="active-run">
       <RunCells run={run} />
+      {showHost && (
+        <td data-field="host" title={`pid ${run.pid ?? '—'} on ${run.host}`}>
+          {run.host}
+        </td>
+      )}
       <td class="num" data-field="elapsed">{since(run.startedAt ?? run.createdAt, now)}</td>
       <td class="truncate wide" data-field="last-tool">
         {live?.lastToolCall ? (
@@ -129,6 +135,10 @@ export function NowPage() {
       return reduceNow(state, name, payload);
     },
   });
+  const workers = useWorkers();
+  // One machine (no worker registered, every run here): the page looks as it always did. Otherwise each run says where it runs.
+  const showHost = (workers.data?.response.workers.length ?? 0) > 0 || new Set(data?.runs.map((run) => run.host)).size > 1;
+  const activeColumns = ['run', 'agent', 'work item', 'status', ...(showHost ? ['host'] : []), 'elapsed', 'doing now', 'msgs', 'tokens in/out', 'cost', ''];
   return (
     <div class="page">
       <ErrorBox error={error} />
@@ -139,15 +149,16 @@ export function NowPage() {
           <p class="muted empty" data-empty="active">No agent is running. Runs appear here the moment the orchestrator starts them.</p>
         ) : (
           <table class="grid" data-table="active">
-            <GridHead columns={['run', 'agent', 'work item', 'status', 'elapsed', 'doing now', 'msgs', 'tokens in/out', 'cost', '']} numeric={['elapsed', 'msgs', 'tokens in/out', 'cost']} />
+            <GridHead columns={activeColumns} numeric={['elapsed', 'msgs', 'tokens in/out', 'cost']} />
             <tbody>
               {data.runs.map((run) => (
-                <ActiveRow key={run.id} run={run} now={now} />
+                <ActiveRow key={run.id} run={run} now={now} showHost={showHost} />
               ))}
             </tbody>
           </table>
         )}
       </Card>
+      <WorkersPanel snapshot={workers.data} error={workers.error} />
       <WaitingCard items={data?.waiting ?? null} />
       <div class="two-columns">
         <Card title="Recently finished">
