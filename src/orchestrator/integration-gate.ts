@@ -34,6 +34,11 @@ export interface GateOptions {
   testTimeoutMs: number;
   testEnv: Readonly<Record<string, string>>;
   maxRetests: number;
+  /**
+   * Moves the integration branch from `base` to `next` by compare-and-set; false when it moved. Default: here only
+   * (RepoOps.advanceBranch); with workers, on the shared remote first (RemoteIntegration.advance).
+   */
+  advance?: (branch: string, base: string, next: string) => Promise<boolean>;
   signal: AbortSignal;
 }
 
@@ -108,7 +113,7 @@ export class IntegrationGate {
           ? await this.#hold(client, 'merge', async () => {
               const made = await this.#makeMerge(entry, client, worktree, branch, message);
               if (made.kind !== 'made') return made;
-              return (await repo.advanceBranch(this.options.integrationBranch(), made.base, made.sha)) ? ({ kind: 'landed', sha: made.sha, retests } as const) : ({ kind: 'moved', from: made.base } as const);
+              return (await this.#advance(this.options.integrationBranch(), made.base, made.sha)) ? ({ kind: 'landed', sha: made.sha, retests } as const) : ({ kind: 'moved', from: made.base } as const);
             }).then((outcome): LandOutcome | Moved => outcome)
           : await this.#landMade(entry, client, await this.#makeMerge(entry, client, worktree, branch, message), retests);
         if (outcome.kind !== 'moved') {
@@ -150,6 +155,10 @@ export class IntegrationGate {
       }
     }
     return null;
+  }
+
+  #advance(branch: string, base: string, next: string): Promise<boolean> {
+    return this.options.advance ? this.options.advance(branch, base, next) : this.options.repo.advanceBranch(branch, base, next);
   }
 
   #enqueue(client: GateClient, purpose: LockPurpose): QueueEntry {
@@ -229,8 +238,7 @@ export class IntegrationGate {
     if (this.options.signal.aborted) return { kind: 'shutdown' };
     const branch = this.options.integrationBranch();
     return this.#hold(client, entry.purpose, async () => {
-      const { repo } = this.options;
-      if (await repo.advanceBranch(branch, made.base, made.sha)) return { kind: 'landed', sha: made.sha, retests } as const;
+      if (await this.#advance(branch, made.base, made.sha)) return { kind: 'landed', sha: made.sha, retests } as const;
       return { kind: 'moved', from: made.base } as const;
     });
   }

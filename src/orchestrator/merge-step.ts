@@ -69,6 +69,7 @@ export async function mergeStep(ctx: StepContext, item: WorkItemRecord, notes: D
   ctx.notice('info', `merged ${branch} into ${ctx.integrationBranch()}`);
   ctx.roadmapChanged();
   await ctx.repo.cleanupMerged(worktree, branch, ctx.integrationBranch());
+  await ctx.mergedBranchDone(branch);
   await store.updateWorkItem(item.id, { worktree: null, updatedAt: nowIso() });
   await ctx.transition(item, next, `merged into ${ctx.integrationBranch()}`);
     }

@@ -28,8 +28,8 @@ export type RoleOutcome = { ok: true; result: ExecutedSession } | { ok: false; r
 export interface RoleSessionOptions {
   config: ResolvedConfig;
   store: Store;
-  /** Where the sessions run (this process, or a worker through the queue). */
-  executor: SessionExecutor;
+  /** Where a role's sessions run (this process, or a worker through the queue). */
+  executorFor: (role: Role) => SessionExecutor;
   agents: ReadonlyMap<string, AgentDefinition>;
   signal: AbortSignal;
 }
@@ -70,8 +70,10 @@ export class RoleSessions {
       if (!agent) throw new Error(`agent ${role} not loaded`);
       const fresh = (await store.getWorkItem(item.id)) ?? item;
       const orphan = await orphanedRunOf(store, item.id, role);
-      const attempt = orphan ? orphan.attempt : (fresh.attempts[role] ?? 0) + 1;
-      if (!orphan) {
+      // A session still queued or running elsewhere (found again after a restart) is followed, not counted again.
+      const pending = orphan ? null : ((await this.options.executorFor(role).pendingAttempt?.(item.id, role)) ?? null);
+      const attempt = orphan ? orphan.attempt : (pending ?? (fresh.attempts[role] ?? 0) + 1);
+      if (!orphan && pending === null) {
         await store.updateWorkItem(item.id, { attempts: { ...fresh.attempts, [role]: attempt }, updatedAt: nowIso() });
         for (const other of request.alsoFor ?? []) {
           const current = (await store.getWorkItem(other.id)) ?? other;
@@ -110,8 +112,9 @@ export class RoleSessions {
       };
       let result: ExecutedSession;
       try {
-        result = await this.options.executor.run(job, cwd, signal);
+        result = await this.options.executorFor(role).run(job, cwd, signal);
       } catch (error) {
+        if (signal.aborted) return { ok: false, reason: 'shutdown', transient: true };
         return { ok: false, reason: `could not run the ${role}: ${errorMessage(error)}`, transient: false };
       }
       const { run } = result;

@@ -40,6 +40,11 @@ export interface SessionJob {
  */
 export interface SessionExecutor {
   run(job: SessionJob, cwd: string, signal: AbortSignal): Promise<ExecutedSession>;
+  /**
+   * The attempt of a session of `role` for the item that is still waiting or running where this executor runs
+   * sessions (a queued job a restarted coordinator finds again), so that it is followed, not started twice.
+   */
+  pendingAttempt?(workItemId: WorkItemId, role: string): Promise<number | null>;
 }
 
 /** What the state machine learns of a session: its finished run, as recorded (status, error, cost). */

@@ -16,6 +16,8 @@ export interface StepContext {
   readonly repo: RepoOps;
   readonly gate: IntegrationGate;
   readonly sessions: RoleSessions;
+  /** After a merge is verified and the local branch removed: with workers, the item branch on the shared remote goes too. */
+  mergedBranchDone(branch: string): Promise<void>;
   integrationBranch(): string;
   transition(item: WorkItemRecord, to: WorkItemState, reason: string): Promise<void>;
   block(item: WorkItemRecord, reason: string): Promise<void>;

@@ -7,7 +7,8 @@ import { nowIso } from '../lib/time.js';
 import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
 import { branchName, slugify, specFileName } from '../roadmap/index.js';
 import { priceTable } from '../usage/index.js';
-import type { Store, WaitReason, WorkItemRecord } from '../store/index.js';
+import { SCHEMA_VERSION, type Store, type WaitReason, type WorkItemRecord } from '../store/index.js';
+import type { QueueClient } from '../queue/index.js';
 import { branchWork, describeBase } from './branch-work.js';
 import { BudgetLedger } from './budget.js';
 import { checkFileDelivered, parseReviewVerdict, runTestCommand } from './deliverables.js';
@@ -22,6 +23,8 @@ import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role } from './role-policies.js';
 import { RoleSessions, type SessionTicket } from './role-session.js';
 import { InProcessSessionExecutor } from './session-executor.js';
+import { QueueSessionExecutor } from './queue-session-executor.js';
+import { RemoteIntegration } from './remote-integration.js';
 import type { MessageSink } from './run-agent.js';
 import { mergeStep } from './merge-step.js';
 import { markDoneStep } from './roadmap-update.js';
@@ -43,6 +46,11 @@ export interface SupervisorOptions {
   signal: AbortSignal;
   /** How often to look for new roadmap items and bugs when nothing else wakes the scheduler. */
   pollIntervalMs?: number;
+  /**
+   * Sessions go to workers through the job queue (workers.enabled): the item branches travel through the shared
+   * remote (git.remote), and the integration branch is published there by compare-and-set.
+   */
+  workers?: { queue: QueueClient; remoteUrl: string; coordinatorVersion: string };
 }
 
 export interface SupervisorReport {
@@ -72,6 +80,7 @@ export class Supervisor {
   readonly #gate: IntegrationGate;
   readonly #roadmapSync: RoadmapSync;
   readonly #sessions: RoleSessions;
+  readonly #integration: RemoteIntegration | null;
   readonly #active = new Map<WorkItemId, Promise<void>>();
   /** The project manager's batch in progress (one at a time: it edits the one roadmap file), with its items. */
   #roadmapBatch: { items: WorkItemId[]; task: Promise<void> } | null = null;
@@ -93,6 +102,8 @@ export class Supervisor {
     this.#limiter = new ConcurrencyLimiter(config.concurrency.maxRuns, config.concurrency.perRole);
     this.#budget = new BudgetLedger(store, config.budgets, config.concurrency.maxRuns);
     this.#waits = new WaitBoard(store, options.bus);
+    const integration = options.workers ? new RemoteIntegration({ repo: this.#repo, remote: config.git.remote, integrationBranch: () => this.#integrationBranch, signal: options.signal }) : null;
+    this.#integration = integration;
     this.#gate = new IntegrationGate({
       repo: this.#repo,
       store,
@@ -102,6 +113,7 @@ export class Supervisor {
       testTimeoutMs: config.runtime.timeoutSeconds * 1000,
       testEnv: config.sessionEnv,
       maxRetests: config.merge.maxRetests,
+      ...(integration ? { advance: (branch: string, base: string, next: string) => integration.advance(branch, base, next) } : {}),
       signal: options.signal,
     });
     this.#roadmapSync = new RoadmapSync({
@@ -112,8 +124,23 @@ export class Supervisor {
       notice: (level, message) => this.#notice(level, message),
       markDone: (item, reason) => this.#transition(item, WorkItemState.done, reason),
     });
-    const executor = new InProcessSessionExecutor({ store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, env: config.sessionEnv, prices: priceTable(config.pricing) });
-    this.#sessions = new RoleSessions({ config, store, executor, agents: this.#agents, signal: options.signal });
+    const local = new InProcessSessionExecutor({ store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, env: config.sessionEnv, prices: priceTable(config.pricing) });
+    const queued =
+      options.workers && integration
+        ? new QueueSessionExecutor({
+            store,
+            queue: options.workers.queue,
+            integration,
+            remoteUrl: options.workers.remoteUrl,
+            integrationBranch: () => this.#integrationBranch,
+            versions: { coordinatorVersion: options.workers.coordinatorVersion, schemaVersion: SCHEMA_VERSION },
+            maxRestarts: config.workers.maxRestarts,
+          })
+        : null;
+    // The project manager edits the roadmap in a scratch worktree of the integration branch here, not an item
+    // branch a worker could push: it stays in this process.
+    const executorFor = (role: Role) => (queued !== null && role !== Role.projectManager ? queued : local);
+    this.#sessions = new RoleSessions({ config, store, executorFor, agents: this.#agents, signal: options.signal });
     this.#stepContext = {
       config,
       store,
@@ -127,6 +154,11 @@ export class Supervisor {
       audit: (item, kind, message, data) => this.#audit(item, kind, message, data),
       notice: (level, message) => this.#notice(level, message),
       worktreeFor: (item) => this.#worktreeFor(item),
+      mergedBranchDone: async (branch) => {
+        if (!integration) return;
+        const deleted = await integration.deleteMergedBranch(branch);
+        if (deleted.kind !== 'deleted' && deleted.kind !== 'absent') this.#notice('warn', `kept ${branch} on ${integration.remote}: ${deleted.kind === 'not_merged' ? 'its tip there is not in the integration branch' : 'it moved since its merge'}`);
+      },
       branchFor: (item) => this.#branchFor(item),
       roadmapChanged: () => {
         this.#roadmapSync.invalidate();
@@ -149,6 +181,8 @@ export class Supervisor {
     const { config } = this.#options;
     this.#integrationBranch = config.integrationBranch ?? (await this.#repo.currentBranch());
     await this.#repo.assertBranchExists(this.#integrationBranch);
+    // With workers: the integration branch here and on the shared remote in one line before anything lands.
+    await this.#integration?.reconcile();
     const { agents, defaulted } = resolveRoleAgents(await loadAgentRegistry(config));
     for (const [role, agent] of agents) this.#agents.set(role, agent);
     if (defaulted.length > 0) this.#notice('info', `no agent file for ${defaulted.join(', ')}: using the built-in default (\`orchestrator init\` writes it to ${config.agentsDir}/ to edit)`);
@@ -598,6 +632,8 @@ export class Supervisor {
   async #worktreeFor(item: WorkItemRecord): Promise<string> {
     const branch = this.#branchFor(item);
     const path = await this.#repo.worktreeFor(branch.replace(/^orchestrator\//, ''), branch, this.#integrationBranch);
+    // With workers, the branch as they pushed it is the item's truth (this clone may be behind after a restart).
+    if (this.#integration) await this.#integration.syncItemBranch(path, branch);
     if (item.worktree !== path) await this.#options.store.updateWorkItem(item.id, { worktree: path, branch, updatedAt: nowIso() });
     return path;
   }

@@ -27,9 +27,23 @@ export interface ReleasedJobs {
   jobIds: string[];
 }
 
-/** The coordinator's side of the queue: enqueue session jobs, hand back the jobs of dead workers. */
+/** Where a job stands. A completed job is deleted by the library: `done`. */
+export interface JobState {
+  id: string;
+  key: string | null;
+  /** `waiting`: to run, or to be retried after a failed start; `running`: a worker holds it; `failed`: its attempts are used up. */
+  state: 'waiting' | 'running' | 'failed' | 'done';
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+}
+
+/** The coordinator's side of the queue: enqueue session jobs, follow them, hand back the jobs of dead workers. */
 export interface QueueClient extends AsyncDisposable {
   readonly schema: string;
+  jobState(jobId: string): Promise<JobState>;
+  /** The jobs not done whose key starts with `prefix` (a work item's jobs: `item:<id>:`). */
+  jobsWithKeyPrefix(prefix: string): Promise<JobState[]>;
   enqueueSessionJob<P extends SessionJobPayload>(payload: P, options: EnqueueOptions): Promise<EnqueueResult>;
   /**
    * Frees the jobs held by these workers (by the library's `forceUnlockWorkers`), for any worker to take at its next
@@ -56,6 +70,26 @@ export async function openQueueClient(location: QueueLocation, options: { log?: 
   const close = async () => {
     await utils.release();
   };
+  const readJobs = async (where: string, values: unknown[]): Promise<JobState[]> => {
+    try {
+      return await utils.withPgClient(async (client) => {
+        const { rows } = await client.query<{ id: string; key: string | null; attempts: number; max_attempts: number; last_error: string | null; locked_by: string | null }>(
+          `select id::text as id, key, attempts, max_attempts, last_error, locked_by from ${location.schema}.jobs where task_identifier = '${SESSION_TASK}' and ${where} order by id`,
+          values,
+        );
+        return rows.map((row) => ({
+          id: row.id,
+          key: row.key,
+          state: row.locked_by !== null ? 'running' : row.attempts >= row.max_attempts ? 'failed' : 'waiting',
+          attempts: row.attempts,
+          maxAttempts: row.max_attempts,
+          lastError: row.last_error,
+        }));
+      });
+    } catch (error) {
+      throw toQueueError(error);
+    }
+  };
   return {
     schema: location.schema,
 
@@ -73,6 +107,15 @@ export async function openQueueClient(location: QueueLocation, options: { log?: 
       } catch (error) {
         throw toQueueError(error);
       }
+    },
+
+    async jobState(jobId) {
+      const [row] = await readJobs('id = $1::bigint', [jobId]);
+      return row ?? { id: jobId, key: null, state: 'done', attempts: 0, maxAttempts: 0, lastError: null };
+    },
+
+    async jobsWithKeyPrefix(prefix) {
+      return readJobs("key like $1 escape '\\'", [`${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
     },
 
     async releaseJobsOfDeadWorkers(workerIds) {
