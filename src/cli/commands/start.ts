@@ -7,6 +7,8 @@ import type { Store, WorkItemRecord } from '../../store/index.js';
 import type { RunningDashboard } from '../../dashboard/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { openDashboard, packageVersion } from './dashboard.js';
+import { openCoordinatorQueue } from '../coordinator-queue.js';
+import { redactRemoteUrl } from '../../git/index.js';
 import { formatCost, painter, table } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
 import { describeWait } from '../waits.js';
@@ -55,6 +57,8 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
   };
   if (lock.signal.aborted) onLockLost();
   lock.signal.addEventListener('abort', onLockLost, { once: true });
+  // With workers: sessions are jobs in the queue, for `orchestrator worker` processes on any machine.
+  await using queue = await openCoordinatorQueue(ctx, packageVersion());
   const supervisor = new Supervisor({
     config,
     store,
@@ -63,8 +67,10 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH }),
     untilIdle: options.untilIdle ?? false,
     signal: controller.signal,
+    ...(queue ? { workers: queue.workers } : {}),
   });
   await supervisor.prepare();
+  if (queue) stdout.write(`${paint.bold('workers')}: sessions go to the job queue (schema ${config.workers.queueSchema}); workers clone ${redactRemoteUrl(queue.workers.remoteUrl)}\n`);
   const running = new Map<RunId, number>();
   const detach = [
     options.quiet ? () => {} : attachTerminalReporter(bus, stdout, { cwdOf: () => null, prefixAgent: true }),
