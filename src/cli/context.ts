@@ -41,10 +41,22 @@ export function overridesFromGlobal(options: GlobalOptions, extra: ConfigOverrid
   return overrides;
 }
 
+/**
+ * The config of a command. Outside any git repository (a worker machine has no checkout) the directory itself
+ * stands for the repository: its orchestrator.config.json is read when present, else the defaults, env and flags.
+ */
+export async function loadCommandConfig(options: GlobalOptions, extra: ConfigOverrides = {}, env: Record<string, string | undefined> = process.env): Promise<ResolvedConfig> {
+  const start = resolve(options.cwd ?? process.cwd());
+  return loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env, overrides: overridesFromGlobal(options, extra) });
+}
+
 /** Loads config, opens the store and wires the bus to the message writer. The only place commands get state from. */
 export async function openContext(options: GlobalOptions, extra: ConfigOverrides = {}, env: Record<string, string | undefined> = process.env): Promise<CommandContext> {
-  const start = resolve(options.cwd ?? process.cwd());
-  const config = await loadConfig({ repoRoot: findRepoRoot(start), configFile: options.config, env, overrides: overridesFromGlobal(options, extra) });
+  return openContextFor(await loadCommandConfig(options, extra, env));
+}
+
+/** openContext over a config already loaded (a command that checks the config before opening any database). */
+export async function openContextFor(config: ResolvedConfig): Promise<CommandContext> {
   const store = await openStore({
     url: config.database.url,
     sqlitePath: config.databasePath,

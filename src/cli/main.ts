@@ -13,10 +13,16 @@ import { startCommand } from './commands/start.js';
 import { planCommand } from './commands/plan.js';
 import { bugCommand, statusCommand, unblockCommand } from './commands/work-items.js';
 import { workersCommand } from './commands/workers.js';
+import { workerCommand } from './commands/worker.js';
 
 function positiveNumber(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number');
+  return parsed;
+}
+function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
   return parsed;
 }
 function port(value: string): number {
@@ -118,6 +124,14 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-a, --all', 'also workers that stopped')
     .option('--json', 'JSON output')
     .action(act((options: { all?: boolean; json?: boolean }) => workersCommand({ ...globals(), ...options })));
+
+  program
+    .command('worker')
+    .description('take role sessions from the job queue (PostgreSQL, --db) and run them in this machine\'s clones of the shared remote; SIGTERM drains')
+    .option('--slots <n>', 'sessions at once (default: workers.slots of the config, 2)', positiveInteger)
+    .option('--cache-dir <dir>', 'where the clones of the shared remote live (default: git.cacheDir, else ~/.cache/orchestrator/clones)')
+    .option('--queue-schema <name>', 'PostgreSQL schema of the job queue (default: workers.queueSchema, orchestrator_queue)')
+    .action(act((options: { slots?: number; cacheDir?: string; queueSchema?: string }) => workerCommand({ ...globals(), ...options })));
 
   program
     .command('logs')

@@ -17,6 +17,8 @@ export type ConfigOverrides = {
   idleTimeoutSeconds?: number | undefined;
   dashboardPort?: number | undefined;
   dashboardHost?: string | undefined;
+  /** `workers.queueSchema` (a worker's `--queue-schema`). */
+  queueSchema?: string | undefined;
 };
 
 export interface LoadConfigOptions {
@@ -84,6 +86,7 @@ function flagLayer(flags: ConfigOverrides): ConfigInput {
   if (flags.dashboardPort !== undefined) dashboard.port = flags.dashboardPort;
   if (flags.dashboardHost !== undefined) dashboard.host = flags.dashboardHost;
   if (Object.keys(dashboard).length > 0) layer.dashboard = dashboard;
+  if (flags.queueSchema !== undefined) layer.workers = { queueSchema: flags.queueSchema };
   return layer;
 }
 

@@ -20,3 +20,4 @@ export * from './limiter.js';
 export * from './documents.js';
 export { STOP_REQUEST_POLL_MS, STOP_REQUEST_SAFETY_POLL_MS, STOP_SEEN_EVENT, registerLocalSession, stopLocalSession } from './local-stops.js';
 export * from './roadmap-source.js';
+export * from './worker-jobs.js';

@@ -70,6 +70,9 @@ export interface WorkerSessionOutcome extends ExecutedSession {
   startedFrom: 'pushed_branch' | 'local_commits' | 'integration_branch';
 }
 
+/** How long the push after a stopped session may take. */
+export const PUSH_AFTER_STOP_MS = 60_000;
+
 /** A push of the item's branch was refused: another worker pushed newer work (the job is no longer this worker's). */
 export class ItemBranchPushRejectedError extends OrchestratorError {
   constructor(branch: string, outcome: Extract<ItemPushOutcome, { kind: 'rejected' }>) {
@@ -122,7 +125,10 @@ export async function runRemoteSession(remote: RemoteSession, deps: WorkerSessio
     const delivered = deliverables.filter((path) => changed.has(path));
     if (delivered.length > 0) await repo.commitFiles(worktree.path, delivered, `${session.role} of ${session.workItemId}: ${delivered.join(', ')}`);
   }
-  const pushed = await worktree.pushLatest(signal).catch((error: unknown) => {
+  // A session this worker stopped (a drain's grace over, a second signal) still pushes what it did, so the worker that
+  // takes the job next continues from it; that push gets a bounded time of its own.
+  const pushSignal = signal.aborted ? AbortSignal.timeout(PUSH_AFTER_STOP_MS) : signal;
+  const pushed = await worktree.pushLatest(pushSignal).catch((error: unknown) => {
     throw new OrchestratorError('ORCH_ITEM_PUSH_FAILED', `could not push ${session.branch} after the session: ${errorMessage(error)}`, {
       hint: 'Check that this worker can reach the shared remote (git.remote); the job is retried, and continues from what was pushed.',
       retryable: true,

@@ -4,6 +4,6 @@
  */
 export { QueuePayloadError, QueueSchemaMismatchError, QueueSchemaMissingError, QueueSchemaNameError, QueueUnreachableError, QueueWorkerStoppedError } from './errors.js';
 export { DEFAULT_MAX_ATTEMPTS, openQueueClient, type EnqueueOptions, type EnqueueResult, type JobState, type QueueClient, type ReleasedJobs } from './queue-client.js';
-export { DEFAULT_QUEUE_SCHEMA, installQueueSchema, stderrQueueLog, type QueueLocation, type QueueLog, type QueueLogLevel } from './queue-schema.js';
+export { assertQueueInstalled, DEFAULT_QUEUE_SCHEMA, installQueueSchema, stderrQueueLog, type QueueLocation, type QueueLog, type QueueLogLevel } from './queue-schema.js';
 export { DEFAULT_DRAIN_GRACE_MS, runQueueWorker, type QueueWorkerOptions, type SessionJobHandler } from './queue-worker.js';
 export { parseSessionJobPayload, SESSION_TASK, sessionJobKey, type SessionJob, type SessionJobPayload } from './session-job.js';

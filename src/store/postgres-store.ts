@@ -296,6 +296,11 @@ export class PostgresStore implements Store {
     return client;
   }
 
+  async appliedSchemaVersion(): Promise<number> {
+    const { rows } = await this.#pool.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+    return Number(rows[0]?.version ?? 0);
+  }
+
   async databaseNow(): Promise<string> {
     return String((await this.#get(cluster.now))?.now);
   }

@@ -230,6 +230,11 @@ export class SqliteStore implements Store {
     return this.#all(sql.listEvents(filter)).map(auditEventFromRow);
   }
 
+  async appliedSchemaVersion(): Promise<number> {
+    const row = this.#db.prepare('SELECT max(version) AS version FROM schema_migrations').get() as { version: number | null } | undefined;
+    return Number(row?.version ?? 0);
+  }
+
   async databaseNow(): Promise<string> {
     return String(this.#get(cluster.now)?.now);
   }

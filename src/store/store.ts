@@ -77,6 +77,8 @@ export interface Store {
   // several machines (src/store/cluster.ts): every time below is the database's clock
   /** The database's clock, UTC ISO-8601 with milliseconds (to age heartbeats without trusting this machine's clock). */
   databaseNow(): Promise<string>;
+  /** The newest schema migration applied to this database (a newer build may have applied more than SCHEMA_VERSION). */
+  appliedSchemaVersion(): Promise<number>;
   /** The repository with this key, created with `input.id` the first time; later calls return the first row. */
   ensureRepository(input: NewRepository): Promise<RepositoryRecord>;
   /** Records who holds the repository's coordinator lock (replacing any earlier holder); started now. */

@@ -32,7 +32,7 @@ export function packageVersion(): string {
   for (const candidate of [join(HERE, '..', '..', '..', 'package.json'), join(HERE, '..', '..', 'package.json')]) {
     try {
       const parsed = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (parsed.name === 'orchestrator' && parsed.version) return parsed.version;
+      if ((parsed.name === 'roadmap-orchestrator' || parsed.name === 'orchestrator') && parsed.version) return parsed.version;
     } catch {
       // try the next place
     }

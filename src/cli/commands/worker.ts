@@ -1,0 +1,156 @@
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, OrchestratorError, StoppedError } from '../../lib/errors.js';
+import { redactText } from '../../lib/redact.js';
+import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
+import { assertQueueInstalled, runQueueWorker, type QueueLocation } from '../../queue/index.js';
+import { locateClaudeCli } from '../../runtime/index.js';
+import { SCHEMA_VERSION } from '../../store/index.js';
+import { priceTable } from '../../usage/index.js';
+import { loadCommandConfig, openContextFor, type GlobalOptions } from '../context.js';
+import { packageVersion } from './dashboard.js';
+
+export interface WorkerCommandOptions extends GlobalOptions {
+  slots?: number;
+  cacheDir?: string;
+  queueSchema?: string;
+}
+
+/** The database is older or newer than this build: the worker takes no job. */
+export class DatabaseSchemaNewerError extends OrchestratorError {
+  constructor(database: number, build: number) {
+    super('ORCH_SCHEMA_NEWER', `the database's schema is version ${database}, newer than this orchestrator's (${build}): this worker takes no jobs`, {
+      hint: 'Install the orchestrator version the coordinator runs on this machine (npm install -g roadmap-orchestrator@<version>), then start the worker again.',
+      data: { database, build },
+    });
+  }
+}
+
+/** Where a worker keeps its clones: --cache-dir, else git.cacheDir, else ~/.cache/orchestrator/clones (HOME from the environment). */
+export function workerCacheDir(options: { flag?: string | undefined; configured?: string | undefined; home: string }): string {
+  const chosen = options.flag ?? options.configured;
+  return chosen ? resolve(chosen) : join(options.home, '.cache', 'orchestrator', 'clones');
+}
+
+function describe(event: WorkerJobEvent): string {
+  switch (event.kind) {
+    case 'started':
+      return `job ${event.jobId} started: run ${event.runId}, ${event.workItemId} ${event.role}${event.attempts > 1 ? ` (restart ${event.attempts - 1} after a lost worker)` : ''}`;
+    case 'finished':
+      return `job ${event.jobId} done: run ${event.runId}, ${event.workItemId} ${event.role}: ${event.status} (branch ${event.pushed === 'pushed' ? 'pushed' : 'up to date'})`;
+    case 'handed_back':
+      return `job ${event.jobId} handed back: run ${event.runId}, ${event.workItemId} ${event.role}: ${event.reason}`;
+    case 'refused':
+      return `job ${event.jobId} refused: ${event.error.message}`;
+  }
+}
+
+/**
+ * `orchestrator worker`: takes role sessions from the job queue in PostgreSQL and runs them in its own clones of the
+ * shared remote, until SIGINT/SIGTERM (a drain: no new jobs, running sessions finish or are handed back after the
+ * grace; a second signal stops them at once). Works from any directory: a worker machine needs no checkout.
+ */
+export async function workerCommand(options: WorkerCommandOptions, env: Record<string, string | undefined> = process.env): Promise<number> {
+  const config = await loadCommandConfig(options, { queueSchema: options.queueSchema }, env);
+  const url = config.database.url;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('a worker needs the PostgreSQL database the coordinator uses; none is configured', {
+      hint: 'Pass --db postgres://user@host/db (or set ORCHESTRATOR_DATABASE_URL, or database.url in orchestrator.config.json) before `worker`: orchestrator --db <url> worker.',
+    });
+  }
+  const slots = options.slots ?? config.workers.slots;
+  const cacheDir = workerCacheDir({ flag: options.cacheDir, configured: config.git.cacheDir, home: env.HOME ?? homedir() });
+  const version = packageVersion();
+  const location: QueueLocation = { connectionString: url, schema: config.workers.queueSchema };
+  const say = (line: string) => process.stdout.write(`worker: ${redactText(line)}\n`);
+
+  const ctx = await openContextFor(config);
+  try {
+    const applied = await ctx.store.appliedSchemaVersion();
+    if (applied > SCHEMA_VERSION) throw new DatabaseSchemaNewerError(applied, SCHEMA_VERSION);
+    await assertQueueInstalled(location);
+
+    const drain = new AbortController();
+    const stopSessions = new AbortController();
+    // Set from the job handler (a closure): a holder, so the type checker does not narrow it to null.
+    const refused: { error: JobIncompatibleError | null } = { error: null };
+    const me = await registerWorker(ctx.store, { slots, version });
+    const heartbeat = new WorkerHeartbeat({
+      store: ctx.store,
+      workerId: me.id,
+      intervalMs: config.workers.heartbeatSeconds * 1000,
+      onError: (error) => process.stderr.write(`worker: heartbeat failed (retrying): ${redactText(String(error))}\n`),
+    }).start();
+    heartbeat.lost.addEventListener(
+      'abort',
+      () => {
+        const reason = heartbeat.lost.reason as Error;
+        process.stderr.write(`worker: ${redactText(reason.message)}; stopping its sessions and taking no more jobs\n`);
+        stopSessions.abort(reason);
+        drain.abort(reason);
+      },
+      { once: true },
+    );
+
+    let signals = 0;
+    const onSignal = (name: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        say(`${name}: draining (no new jobs; running sessions finish, or go back to the queue after the grace; ${name} again stops them now)`);
+        void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
+        drain.abort();
+      } else if (!stopSessions.signal.aborted) {
+        say(`${name} again: stopping running sessions now`);
+        stopSessions.abort(new StoppedError(`stopped by a second ${name}; the job goes back to the queue`));
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    const executor = new InProcessSessionExecutor({
+      store: ctx.store,
+      bus: ctx.bus,
+      messages: ctx.writer,
+      cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: env.PATH }),
+      // Model credentials come from this worker's environment, never from a job.
+      env: config.sessionEnv,
+      prices: priceTable(config.pricing),
+    });
+    try {
+      await runQueueWorker({
+        ...location,
+        workerId: me.id,
+        concurrency: slots,
+        signal: drain.signal,
+        handler: workerJobHandler({
+          store: ctx.store,
+          executor,
+          workerId: me.id,
+          version,
+          cacheDir,
+          stopSessions: stopSessions.signal,
+          onIncompatible: (error) => {
+            refused.error ??= error;
+            if (!drain.signal.aborted) {
+              void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
+              drain.abort(error);
+            }
+          },
+          onEvent: (event) => say(describe(event)),
+        }),
+        onReady: () => say(`${me.id} on ${me.host} ready: ${slots} slot${slots === 1 ? '' : 's'}, queue ${location.schema}, clones in ${cacheDir}`),
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await heartbeat.stop();
+      await ctx.store.setWorkerState(me.id, 'stopped').catch(() => undefined);
+    }
+    if (refused.error) throw refused.error;
+    if (heartbeat.lost.aborted) throw heartbeat.lost.reason as Error;
+    say(`${me.id} on ${hostname()} stopped`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
