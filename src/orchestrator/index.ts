@@ -11,6 +11,7 @@ export * from './instance-lock.js';
 export * from './coordinator-lock.js';
 export * from './repository-identity.js';
 export * from './worker-heartbeat.js';
+export * from './lost-workers.js';
 export * from './worker-compatibility.js';
 export * from './retry.js';
 export * from './supervisor.js';

@@ -4,7 +4,7 @@ import { nowIso } from '../lib/time.js';
 import { isProcessAlive, isProcessOfRun, killRunProcesses, signalProcessGroup } from '../runtime/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import { priceTable, type PriceTable } from '../usage/index.js';
-import { estimateUsageFromStore } from './usage-estimate.js';
+import { closeOpenInvocations } from './open-invocations.js';
 
 /** True if `pid` is alive and looks like a Node process (ours), not a reused pid of something else. */
 function isOwnerAlive(pid: number): boolean {
@@ -43,44 +43,4 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
     orphaned.push(run);
   }
   return orphaned;
-}
-
-/**
- * Invocations the dead owner never finished: mark them orphaned, keeping the session id for a resume, with tokens
- * and cost estimated from their recorded messages (there is no result to take them from).
- */
-async function closeOpenInvocations(store: Store, run: RunRecord, prices: PriceTable): Promise<void> {
-  for (const invocation of await store.listInvocations(run.id)) {
-    if (invocation.endedAt !== null) continue;
-    const [first] = await store.listMessages({ invocationId: invocation.id, limit: 1 });
-    const usage = first ? await estimateUsageFromStore(store, invocation.id, prices) : null;
-    const sessionId = typeof first?.payload.session_id === 'string' ? first.payload.session_id : null;
-    await store.finishInvocation(invocation.id, {
-      status: 'orphaned',
-      endedAt: nowIso(),
-      sessionId,
-      // The model the CLI reported in its init line (as a finished invocation records it), else the one asked for.
-      model: typeof first?.payload.model === 'string' ? first.payload.model : invocation.model,
-      cliVersion: typeof first?.payload.claude_code_version === 'string' ? first.payload.claude_code_version : null,
-      durationMs: null,
-      durationApiMs: null,
-      numTurns: null,
-      inputTokens: usage?.inputTokens ?? 0,
-      outputTokens: usage?.outputTokens ?? 0,
-      cacheCreationInputTokens: usage?.cacheCreationInputTokens ?? 0,
-      cacheReadInputTokens: usage?.cacheReadInputTokens ?? 0,
-      costUsd: usage?.costUsd ?? 0,
-      costEstimated: usage?.costEstimated ?? false,
-      costNote: usage?.costNote ?? null,
-      resultSubtype: null,
-      resultText: null,
-      isError: true,
-      terminalReason: null,
-      apiErrorStatus: null,
-      permissionDenials: [],
-      exitCode: null,
-      signal: null,
-      stderrTail: '',
-    });
-  }
 }
