@@ -1,6 +1,7 @@
 import { OrchestratorError, StoppedError } from '../lib/errors.js';
 import type { SessionJob as QueuedJob, SessionJobHandler } from '../queue/index.js';
-import type { RunStatus } from '../events/index.js';
+import type { RunId, RunStatus } from '../events/index.js';
+import { newSortableId } from '../lib/ids.js';
 import { SCHEMA_VERSION, type Store } from '../store/index.js';
 import type { InProcessSessionExecutor, SessionJob } from './session-executor.js';
 import { parseRemoteSessionPayload, runRemoteSession, type RemoteSessionPayload } from './worker-session.js';
@@ -63,7 +64,9 @@ export function workerJobHandler(options: WorkerJobHandlerOptions): SessionJobHa
       options.onIncompatible(error);
       throw error;
     }
-    const remote = payload.remoteSession;
+    // The first start records the run under the id the coordinator chose; a restart (after a lost worker, or a
+    // session handed back by a drain) is a run of its own: the earlier one stays as it ended (orphaned, stopped).
+    const remote = job.attempts > 1 ? { ...payload.remoteSession, runId: newSortableId() as RunId } : payload.remoteSession;
     const base = { jobId: job.id, runId: remote.runId, workItemId: payload.workItemId, role: payload.role };
     await options.store.startWorkerJob({ workerId: options.workerId, jobId: job.id, runId: remote.runId, workItemId: remote.session.workItemId });
     options.onEvent?.({ kind: 'started', ...base, attempts: job.attempts });

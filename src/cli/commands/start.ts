@@ -1,13 +1,16 @@
 import type { RunId } from '../../events/index.js';
 import { StoppedError, errorMessage } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
-import { RepoOps, Supervisor, acquireCoordinatorLock, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
+import { LostWorkerSweeper, RepoOps, Supervisor, acquireCoordinatorLock, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import type { Store, WorkItemRecord } from '../../store/index.js';
 import type { RunningDashboard } from '../../dashboard/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { openDashboard, packageVersion } from './dashboard.js';
 import { openCoordinatorQueue } from '../coordinator-queue.js';
+import { serveSessionJobs, workerCacheDir } from './worker.js';
+import { redactText } from '../../lib/redact.js';
+import { homedir } from 'node:os';
 import { redactRemoteUrl } from '../../git/index.js';
 import { formatCost, painter, table } from '../format.js';
 import { attachTerminalReporter } from '../reporter.js';
@@ -71,6 +74,40 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
   });
   await supervisor.prepare();
   if (queue) stdout.write(`${paint.bold('workers')}: sessions go to the job queue (schema ${config.workers.queueSchema}); workers clone ${redactRemoteUrl(queue.workers.remoteUrl)}\n`);
+  // A worker whose heartbeat stops past the lease is lost: its jobs go back to the queue, its runs are orphaned.
+  const sweeper = queue
+    ? new LostWorkerSweeper({
+        store,
+        queue: queue.queue,
+        leaseSeconds: config.workers.leaseSeconds,
+        signal: controller.signal,
+        prices: priceTable(config.pricing),
+        onLost: (report) => stdout.write(paint.yellow(`worker ${report.worker.id} on ${report.worker.host} lost: ${report.releasedJobIds.length} job(s) back in the queue, ${report.orphanedRuns.length} run(s) orphaned\n`)),
+        onError: (error) => ctx.stderr.write(`orchestrator: looking for lost workers failed (will retry): ${redactText(errorMessage(error))}\n`),
+      }).start()
+    : null;
+  // Local slots: this process takes sessions from the queue too, as a worker of its own.
+  const localDrain = new AbortController();
+  const localStop = new AbortController();
+  controller.signal.addEventListener('abort', () => {
+    localDrain.abort();
+    localStop.abort(controller.signal.reason);
+  });
+  const localWorker =
+    queue && config.workers.localSlots > 0 && config.database.url
+      ? serveSessionJobs(ctx, {
+          location: { connectionString: config.database.url, schema: config.workers.queueSchema },
+          slots: config.workers.localSlots,
+          cacheDir: workerCacheDir({ configured: config.git.cacheDir, home: process.env.HOME ?? homedir() }),
+          version: packageVersion(),
+          drain: localDrain,
+          stopSessions: localStop,
+          say: (line) => stdout.write(`${paint.dim('local worker:')} ${redactText(line)}\n`),
+          warn: (line) => ctx.stderr.write(`local worker: ${redactText(line)}\n`),
+        }).catch((error: unknown) => {
+          ctx.stderr.write(`local worker stopped: ${redactText(errorMessage(error))}\n`);
+        })
+      : null;
   const running = new Map<RunId, number>();
   const detach = [
     options.quiet ? () => {} : attachTerminalReporter(bus, stdout, { cwdOf: () => null, prefixAgent: true }),
@@ -105,6 +142,9 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     if (signals > 0) return 130;
     return report.items.some((item) => item.state === 'blocked') ? 1 : 0;
   } finally {
+    localDrain.abort();
+    await localWorker;
+    await sweeper?.stop();
     lock.signal.removeEventListener('abort', onLockLost);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@ import { assertQueueInstalled, runQueueWorker, type QueueLocation } from '../../
 import { locateClaudeCli } from '../../runtime/index.js';
 import { SCHEMA_VERSION } from '../../store/index.js';
 import { priceTable } from '../../usage/index.js';
-import { loadCommandConfig, openContextFor, type GlobalOptions } from '../context.js';
+import { loadCommandConfig, openContextFor, type CommandContext, type GlobalOptions } from '../context.js';
 import { packageVersion } from './dashboard.js';
 
 export interface WorkerCommandOptions extends GlobalOptions {
@@ -72,32 +72,13 @@ export async function workerCommand(options: WorkerCommandOptions, env: Record<s
 
     const drain = new AbortController();
     const stopSessions = new AbortController();
-    // Set from the job handler (a closure): a holder, so the type checker does not narrow it to null.
-    const refused: { error: JobIncompatibleError | null } = { error: null };
-    const me = await registerWorker(ctx.store, { slots, version });
-    const heartbeat = new WorkerHeartbeat({
-      store: ctx.store,
-      workerId: me.id,
-      intervalMs: config.workers.heartbeatSeconds * 1000,
-      onError: (error) => process.stderr.write(`worker: heartbeat failed (retrying): ${redactText(String(error))}\n`),
-    }).start();
-    heartbeat.lost.addEventListener(
-      'abort',
-      () => {
-        const reason = heartbeat.lost.reason as Error;
-        process.stderr.write(`worker: ${redactText(reason.message)}; stopping its sessions and taking no more jobs\n`);
-        stopSessions.abort(reason);
-        drain.abort(reason);
-      },
-      { once: true },
-    );
-
+    let workerId: string | null = null;
     let signals = 0;
     const onSignal = (name: NodeJS.Signals) => {
       signals++;
       if (signals === 1) {
         say(`${name}: draining (no new jobs; running sessions finish, or go back to the queue after the grace; ${name} again stops them now)`);
-        void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
+        if (workerId !== null) void ctx.store.setWorkerState(workerId, 'draining').catch(() => undefined);
         drain.abort();
       } else if (!stopSessions.signal.aborted) {
         say(`${name} again: stopping running sessions now`);
@@ -106,51 +87,120 @@ export async function workerCommand(options: WorkerCommandOptions, env: Record<s
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-
-    const executor = new InProcessSessionExecutor({
-      store: ctx.store,
-      bus: ctx.bus,
-      messages: ctx.writer,
-      cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: env.PATH }),
-      // Model credentials come from this worker's environment, never from a job.
-      env: config.sessionEnv,
-      prices: priceTable(config.pricing),
-    });
+    let served: ServedQueue;
     try {
-      await runQueueWorker({
-        ...location,
-        workerId: me.id,
-        concurrency: slots,
-        signal: drain.signal,
-        handler: workerJobHandler({
-          store: ctx.store,
-          executor,
-          workerId: me.id,
-          version,
-          cacheDir,
-          stopSessions: stopSessions.signal,
-          onIncompatible: (error) => {
-            refused.error ??= error;
-            if (!drain.signal.aborted) {
-              void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
-              drain.abort(error);
-            }
-          },
-          onEvent: (event) => say(describe(event)),
-        }),
-        onReady: () => say(`${me.id} on ${me.host} ready: ${slots} slot${slots === 1 ? '' : 's'}, queue ${location.schema}, clones in ${cacheDir}`),
+      served = await serveSessionJobs(ctx, {
+        location,
+        slots,
+        cacheDir,
+        version,
+        drain,
+        stopSessions,
+        say,
+        warn: (line) => process.stderr.write(`worker: ${redactText(line)}\n`),
+        onRegistered: (id) => {
+          workerId = id;
+        },
       });
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      await heartbeat.stop();
-      await ctx.store.setWorkerState(me.id, 'stopped').catch(() => undefined);
     }
-    if (refused.error) throw refused.error;
-    if (heartbeat.lost.aborted) throw heartbeat.lost.reason as Error;
-    say(`${me.id} on ${hostname()} stopped`);
+    const { refused, lost } = served;
+    if (refused) throw refused;
+    if (lost) throw lost;
+    say(`${workerId ?? 'worker'} on ${hostname()} stopped`);
     return 0;
   } finally {
     await ctx.close();
   }
+}
+
+export interface ServeSessionJobsOptions {
+  location: QueueLocation;
+  slots: number;
+  cacheDir: string;
+  version: string;
+  /** Aborting it drains: no new jobs; running sessions finish, or go back to the queue after the grace. */
+  drain: AbortController;
+  /** Aborting it stops running sessions now (their jobs go back to the queue). */
+  stopSessions: AbortController;
+  say: (line: string) => void;
+  warn: (line: string) => void;
+  onRegistered?: (workerId: string) => void;
+}
+
+export interface ServedQueue {
+  /** A job from a coordinator of another version made this worker stop taking jobs. */
+  refused: JobIncompatibleError | null;
+  /** The coordinator declared this worker lost (its heartbeat stopped reaching the database). */
+  lost: Error | null;
+}
+
+/**
+ * Takes role sessions from the queue until drained: registered as a worker with its heartbeat, running each job in
+ * this machine's clones of the shared remote (workerJobHandler). `orchestrator worker` runs it, and so does `start`
+ * for its local slots (workers.localSlots).
+ */
+export async function serveSessionJobs(ctx: CommandContext, options: ServeSessionJobsOptions): Promise<ServedQueue> {
+  const { config } = ctx;
+  const { drain, stopSessions, say } = options;
+  // Set from the job handler (a closure): a holder, so the type checker does not narrow it to null.
+  const refused: { error: JobIncompatibleError | null } = { error: null };
+  const me = await registerWorker(ctx.store, { slots: options.slots, version: options.version });
+  options.onRegistered?.(me.id);
+  const heartbeat = new WorkerHeartbeat({
+    store: ctx.store,
+    workerId: me.id,
+    intervalMs: config.workers.heartbeatSeconds * 1000,
+    onError: (error) => options.warn(`heartbeat failed (retrying): ${String(error)}`),
+  }).start();
+  heartbeat.lost.addEventListener(
+    'abort',
+    () => {
+      const reason = heartbeat.lost.reason as Error;
+      options.warn(`${reason.message}; stopping its sessions and taking no more jobs`);
+      stopSessions.abort(reason);
+      drain.abort(reason);
+    },
+    { once: true },
+  );
+  const executor = new InProcessSessionExecutor({
+    store: ctx.store,
+    bus: ctx.bus,
+    messages: ctx.writer,
+    cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH }),
+    // Model credentials come from this machine's environment, never from a job.
+    env: config.sessionEnv,
+    prices: priceTable(config.pricing),
+  });
+  try {
+    await runQueueWorker({
+      ...options.location,
+      workerId: me.id,
+      concurrency: options.slots,
+      signal: drain.signal,
+      handler: workerJobHandler({
+        store: ctx.store,
+        executor,
+        workerId: me.id,
+        version: options.version,
+        cacheDir: options.cacheDir,
+        stopSessions: stopSessions.signal,
+        onIncompatible: (error) => {
+          refused.error ??= error;
+          if (!drain.signal.aborted) {
+            void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
+            drain.abort(error);
+          }
+        },
+        onEvent: (event) => say(describe(event)),
+      }),
+      onReady: () => say(`${me.id} on ${me.host} ready: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`),
+    });
+  } finally {
+    await heartbeat.stop();
+    await ctx.store.setWorkerState(me.id, 'stopped').catch(() => undefined);
+  }
+  return { refused: refused.error, lost: heartbeat.lost.aborted ? (heartbeat.lost.reason as Error) : null };
 }
