@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { TERMINAL_RUN_STATUSES, type WorkItemId } from '../events/index.js';
 import { OrchestratorError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
@@ -5,11 +6,14 @@ import type { QueueClient } from '../queue/index.js';
 import type { RunRecord, Store, WorkerJobRecord, WorkerRecord } from '../store/index.js';
 import { priceTable, type PriceTable } from '../usage/index.js';
 import { closeOpenInvocations } from './open-invocations.js';
+import { killRunProcesses } from '../runtime/index.js';
 import { sweepLostWorkers } from './worker-heartbeat.js';
 
 /** The audit event of a worker marked lost (one per worker), and of each run it left orphaned (one per run). */
 export const WORKER_LOST_EVENT = 'worker.lost';
 export const RUN_ORPHANED_EVENT = 'run.orphaned';
+/** How long a lost worker's stray session process on this machine gets between SIGTERM and SIGKILL. */
+const STRAY_GRACE_MS = 2_000;
 
 /** A sweep, or the handling of one lost worker, failed (the database or the queue is out of reach): tried again at the next interval. */
 export class LostWorkerSweepError extends OrchestratorError {
@@ -223,6 +227,9 @@ export class LostWorkerSweeper {
     if (job.runId === null) return null;
     const run = await store.getRun(job.runId);
     if (run === null || TERMINAL_RUN_STATUSES.includes(run.status)) return null;
+    // A session the lost worker left running on this machine must not go on unsupervised (on another machine,
+    // the CLI ends once its stdin, the dead worker's pipe, closes).
+    if (worker.host === hostname()) await killRunProcesses(run.id, null, STRAY_GRACE_MS);
     await closeOpenInvocations(store, run, this.#prices);
     const queued = releasedJobIds.includes(job.jobId) ? `its job ${job.jobId} went back to the queue` : `its job ${job.jobId} was no longer held in the queue`;
     await store.finishRun(run.id, {

@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkItemId } from '../../src/events/index.js';
+import { findProcessesOfRun } from '../../src/runtime/index.js';
+import type { RunSummary, Store } from '../../src/store/index.js';
+import { runCli, startCli, waitCli, type StartedCli } from '../helpers/cli.js';
+import { pgAdmin, postgresTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
+import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
+import { developerWriting, standardRoles } from '../helpers/role-scenarios.js';
+
+const model = useScriptedModel();
+const WAIT_MS = 240_000;
+
+/**
+ * Several machines on one: a coordinator (`start`) and `orchestrator worker` processes, each with its own HOME and
+ * clone cache, sharing one PostgreSQL database (a schema per test), one job queue and one bare git remote.
+ */
+describe('several machines: a coordinator and worker processes on one database and one remote', () => {
+  let scratch: string;
+  let db: TestDatabase;
+  let queueSchema: string;
+  let children: StartedCli[];
+
+  beforeEach(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'orch-machines-'));
+    db = await postgresTestDatabase('machines');
+    queueSchema = `mq_${randomBytes(5).toString('hex')}`;
+    children = [];
+  });
+  afterEach(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(children.map((child) => child.closed));
+    await pgAdmin(`DROP SCHEMA IF EXISTS ${queueSchema} CASCADE`);
+    await db[Symbol.asyncDispose]();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A machine's home: its git identity and the sessions' ~/.claude. */
+  const home = async (name: string) => {
+    const dir = join(scratch, name, 'home');
+    await mkdir(join(dir, '.claude'), { recursive: true });
+    await writeFile(join(dir, '.gitconfig'), `[user]\n\tname = ${name}\n\temail = ${name}@example.invalid\n[commit]\n\tgpgsign = false\n`);
+    return dir;
+  };
+  const startWorker = async (name: string, slots: number) => {
+    const dir = join(scratch, name);
+    const env = sessionEnv(model, { HOME: await home(name), CLAUDE_BIN: cliPath() });
+    await mkdir(join(dir, 'anywhere'), { recursive: true });
+    const child = startCli([...db.args, 'worker', '--slots', String(slots), '--cache-dir', join(dir, 'clones'), '--queue-schema', queueSchema], { cwd: join(dir, 'anywhere'), env });
+    children.push(child);
+    return child;
+  };
+  /** The coordinator's repository: a clone whose `origin` is a bare remote in the scratch directory. */
+  const coordinatorRepo = async (priorities: number, config: Record<string, unknown> = {}) => {
+    const repo = await pipelineRepo(roadmapOf(Array.from({ length: priorities }, (_, i) => ({ number: String(i + 1), title: `Feature ${i + 1}` }))), {
+      config: { workers: { enabled: true, queueSchema, heartbeatSeconds: 1, leaseSeconds: 5 }, ...config },
+    });
+    const remote = join(scratch, 'shared.git');
+    execFileSync('git', ['clone', '-q', '--bare', repo.path, remote]);
+    repo.git('remote', 'add', 'origin', remote);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: remote, encoding: 'utf8' });
+    return { repo, remote, git };
+  };
+  const withStore = async <T>(fn: (store: Store) => Promise<T>): Promise<T> => {
+    const store = await db.open();
+    try {
+      return await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+  const until = async <T>(what: string, probe: () => Promise<T | null | undefined | false>): Promise<T> => {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const value = await probe();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(200);
+    }
+  };
+
+  it('takes six priorities to done with three workers: every session but the roadmap update on a worker, every merge on the remote', async () => {
+    const { repo, git } = await coordinatorRepo(6, { concurrency: { maxRuns: 6, perRole: { 'code-developer': 6 } } });
+    await using _repo = repo;
+    model.addScenarios([...Array.from({ length: 6 }, (_, i) => developerWriting({ number: String(i + 1), file: `src/feature-${i + 1}.js`, content: `export const feature${i + 1} = ${i + 1};\n` })), ...standardRoles]);
+    const workers = await Promise.all(['machine-a', 'machine-b', 'machine-c'].map((name) => startWorker(name, 2)));
+    const coordinator = await runCli([...db.args, 'start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env: sessionEnv(model, { HOME: await home('coordinator') }), timeoutMs: WAIT_MS });
+    expect(coordinator.exitCode, `${coordinator.stdout}\n${coordinator.stderr}`).toBe(0);
+
+    await withStore(async (store) => {
+      const items = await store.listWorkItems();
+      expect(items.map((item) => item.state)).toEqual(Array(6).fill('done'));
+      const runs = await store.listRuns({ limit: 1000 });
+      const workerPids = new Set(workers.map((worker) => worker.pid));
+      const onWorkers = runs.filter((run) => run.agent !== 'project-manager');
+      // Architect, developer and reviewer of each item, each recorded by the worker process that ran it, on this host.
+      expect(onWorkers).toHaveLength(18);
+      expect(onWorkers.every((run) => run.status === 'succeeded' && workerPids.has(run.ownerPid) && run.host === hostname())).toBe(true);
+      expect(new Set(onWorkers.map((run) => run.ownerPid)).size).toBeGreaterThan(1);
+      expect(runs.filter((run) => run.agent === 'project-manager').every((run) => !workerPids.has(run.ownerPid))).toBe(true);
+      // Each worker is registered with its host and slots.
+      expect((await store.listWorkers()).map((worker) => [worker.host, worker.slots])).toEqual(Array(3).fill([hostname(), 2]));
+    });
+    // The remote's integration branch holds every merge and the roadmap marks; no item branch is left there, and
+    // the coordinator's clone is at the same commit.
+    for (let i = 1; i <= 6; i++) expect(git('show', `main:src/feature-${i}.js`)).toBe(`export const feature${i} = ${i};\n`);
+    expect(git('show', 'main:docs/roadmap/ROADMAP.md').match(/✅/g)?.length).toBe(6);
+    expect(git('log', '--merges', '--format=%s', 'main').trim().split('\n').filter((subject) => subject.startsWith('Merge orchestrator/'))).toHaveLength(6);
+    expect(git('for-each-ref', '--format=%(refname)', 'refs/heads/orchestrator/').trim()).toBe('');
+    expect(repo.git('rev-parse', 'main').trim()).toBe(git('rev-parse', 'main').trim());
+
+    for (const worker of workers) worker.kill('SIGTERM');
+    for (const worker of workers) expect((await waitCli(worker, WAIT_MS)).exitCode).toBe(0);
+    await withStore(async (store) => expect((await store.listWorkers({ states: ['stopped'] })).length).toBe(3));
+  });
+
+  it('a worker killed with SIGKILL mid-session: its run is orphaned naming its host, the job finishes on the other worker, nothing is left running', async () => {
+    const { repo, git } = await coordinatorRepo(1);
+    await using _repo = repo;
+    model.addScenarios([
+      // The first developer session thinks for a long time: its worker is killed meanwhile.
+      { name: 'slow-developer', match: { prompt: '^ROLE: code-developer\\nPRIORITY 1:' }, maxSessions: 1, turns: [{ delayMs: 60_000, text: 'still thinking' }] },
+      developerWriting({ number: '1', file: 'src/feature-1.js', content: 'export const feature1 = 1;\n' }),
+      ...standardRoles,
+    ]);
+    const a = await startWorker('machine-a', 1);
+    const coordinator = startCli([...db.args, 'start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env: sessionEnv(model, { HOME: await home('coordinator') }) });
+    children.push(coordinator);
+    // Worker A takes every session until the developer's; then worker B joins, and A is killed mid-session.
+    const slow = await until('the developer session on worker A', () =>
+      withStore(async (store) => (await store.listRuns({ agent: 'code-developer' })).find((run: RunSummary) => run.status === 'running' && run.ownerPid === a.pid)),
+    );
+    await until('the slow model request', async () => model.requests.some((request) => request.scenario === 'slow-developer'));
+    const b = await startWorker('machine-b', 1);
+    a.kill('SIGKILL');
+    const finished = await waitCli(coordinator, WAIT_MS);
+    expect(finished.exitCode, `${finished.stdout}\n${finished.stderr}`).toBe(0);
+    expect(finished.stdout).toMatch(/worker \S+ on \S+ lost: 1 job\(s\) back in the queue, 1 run\(s\) orphaned/);
+
+    await withStore(async (store) => {
+      expect((await store.getWorkItem('P-1' as WorkItemId))?.state).toBe('done');
+      const developers = (await store.listRuns({ agent: 'code-developer' })).reverse();
+      expect(developers.map((run) => [run.status, run.ownerPid])).toEqual([
+        ['orphaned', a.pid],
+        ['succeeded', b.pid],
+      ]);
+      const orphaned = await store.getRun(slow.id);
+      expect(orphaned?.errorMessage).toContain(`on ${hostname()} was lost`);
+      // The developer counted one attempt: a lost worker is not a task failure.
+      expect((await store.getWorkItem('P-1' as WorkItemId))?.attempts['code-developer']).toBe(1);
+      expect((await store.listEvents({})).some((event) => event.kind === 'worker.lost')).toBe(true);
+    });
+    // The killed worker's session process was ended (same machine), and the work is on the remote once.
+    expect(findProcessesOfRun(slow.id)).toEqual([]);
+    expect(git('show', 'main:src/feature-1.js')).toBe('export const feature1 = 1;\n');
+    expect(git('log', '--merges', '--format=%s', 'main').trim().split('\n').filter((subject) => subject.startsWith('Merge orchestrator/'))).toHaveLength(1);
+    b.kill('SIGTERM');
+    expect((await waitCli(b, WAIT_MS)).exitCode).toBe(0);
+  });
+});
