@@ -8,6 +8,7 @@ import { orphanedRunOf, sessionIdOf } from './landed.js';
 import { isTransientFailure } from './retry.js';
 import { Role } from './role-policies.js';
 import type { ExecutedSession, SessionExecutor, SessionJob } from './session-executor.js';
+import { SessionRestartsExhaustedError } from './queue-session-executor.js';
 
 /**
  * A claim on a session slot and a budget reservation, granted by the scheduler before a step that runs a session.
@@ -115,6 +116,8 @@ export class RoleSessions {
         result = await this.options.executorFor(role).run(job, cwd, signal);
       } catch (error) {
         if (signal.aborted) return { ok: false, reason: 'shutdown', transient: true };
+        // Restarts (lost workers, crashes) are counted apart from task failures: used up, the item is blocked.
+        if (error instanceof SessionRestartsExhaustedError) throw error;
         return { ok: false, reason: `could not run the ${role}: ${errorMessage(error)}`, transient: false };
       }
       const { run } = result;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { architectPrompt, bugFixerPrompt, developerPrompt, reviewerPrompt, type AgentDefinition } from '../agents/index.js';
 import type { ResolvedConfig } from '../config/index.js';
@@ -23,7 +24,7 @@ import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role } from './role-policies.js';
 import { RoleSessions, type SessionTicket } from './role-session.js';
 import { InProcessSessionExecutor } from './session-executor.js';
-import { QueueSessionExecutor } from './queue-session-executor.js';
+import { QueueSessionExecutor, SessionRestartsExhaustedError } from './queue-session-executor.js';
 import { RemoteIntegration } from './remote-integration.js';
 import type { MessageSink } from './run-agent.js';
 import { mergeStep } from './merge-step.js';
@@ -97,6 +98,8 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
+    // Every running session, slot claim, test run and wait listens to this signal: dozens at once is normal, not a leak.
+    setMaxListeners(0, options.signal);
     const { config, store } = options;
     this.#repo = new RepoOps(config.repoRoot);
     this.#limiter = new ConcurrencyLimiter(config.concurrency.maxRuns, config.concurrency.perRole);
@@ -601,6 +604,10 @@ export class Supervisor {
       return;
     }
     if (error instanceof RoadmapParseError) throw error;
+    if (error instanceof SessionRestartsExhaustedError) {
+      await this.#block(item, error.message).catch(() => undefined);
+      return;
+    }
     this.#notice('error', `work item ${item.number} (${item.title}) stopped on an unexpected error: ${errorMessage(error)}`);
     await this.#block(item, `unexpected error: ${errorMessage(error)}`).catch(() => undefined);
   }

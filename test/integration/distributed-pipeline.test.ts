@@ -21,7 +21,7 @@ const model = useScriptedModel();
  * A worker as `orchestrator worker` runs one, inside the test process: the queue, its own clone cache, the shared
  * store. (test/integration/worker-cli.test.ts runs the real command in processes of their own.)
  */
-function startWorker(options: { workerId: string; schema: string; queueSchema: string; cacheDir: string; signal: AbortSignal; started: string[] }): Promise<void> {
+function startWorker(options: { workerId: string; schema: string; queueSchema: string; cacheDir: string; signal: AbortSignal; started: string[]; failWith?: string }): Promise<void> {
   return (async () => {
     const store = await PostgresStore.open(PG_TEST_URL, { schema: options.schema });
     const writer = new MessageWriter(store);
@@ -38,6 +38,7 @@ function startWorker(options: { workerId: string; schema: string; queueSchema: s
         handler: async (job, signal) => {
           const payload = parseRemoteSessionPayload(job.payload);
           options.started.push(`${options.workerId}:${payload.workItemId}:${payload.step}`);
+          if (options.failWith) throw new Error(options.failWith);
           await runRemoteSession(payload.remoteSession, { executor, cacheDir: options.cacheDir, signal });
         },
       });
@@ -116,6 +117,41 @@ describe('the pipeline with its sessions on workers (job queue, shared remote, P
     } finally {
       workersStop.abort();
       await Promise.allSettled(workers);
+      await writer.close();
+      await store.close();
+      await queue.close();
+    }
+  });
+  it('blocks an item whose session job used up its starts (workers.maxRestarts), with the reason, apart from task failures', async () => {
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Doomed' }]), { config: { workers: { enabled: true, queueSchema, maxRestarts: 2 } } });
+    const remote = join(scratch, 'shared.git');
+    execFileSync('git', ['clone', '-q', '--bare', repo.path, remote]);
+    repo.git('remote', 'add', 'origin', remote);
+    model.addScenarios([...standardRoles]);
+    const connection = { connectionString: PG_TEST_URL, schema: queueSchema };
+    await installQueueSchema(connection);
+    const queue: QueueClient = await openQueueClient(connection);
+    const workersStop = new AbortController();
+    const started: string[] = [];
+    // A worker that cannot reach the remote: every start of every job fails before a session runs.
+    const worker = startWorker({ workerId: 'worker-cut-off', schema, queueSchema, cacheDir: join(scratch, 'cut-off'), signal: workersStop.signal, started, failWith: 'could not fetch the shared remote: connection refused' });
+    const config = await loadConfig({ repoRoot: repo.path, env: sessionEnv(model), overrides: {} });
+    const store = await PostgresStore.open(PG_TEST_URL, { schema });
+    const writer = new MessageWriter(store);
+    try {
+      const supervisor = new Supervisor({ config, store, bus: new EventBus(), messages: writer, cliPath: cliPath(), untilIdle: true, signal: new AbortController().signal, pollIntervalMs: 100, workers: { queue, remoteUrl: remote, coordinatorVersion: 'test' } });
+      await supervisor.prepare();
+      const report = await supervisor.run();
+      const [item] = report.items;
+      expect(item?.state).toBe('blocked');
+      expect(item?.blockedReason).toMatch(/^the architect session of P-1 was started 2 time\(s\) without finishing \(workers\.maxRestarts 2\); last: .*could not fetch the shared remote: connection refused/);
+      expect(started).toEqual(['worker-cut-off:P-1:architect#1', 'worker-cut-off:P-1:architect#1']);
+      // No session ran, and the architect's attempt was counted once: restarts are not task failures.
+      expect(await store.listRuns()).toEqual([]);
+      expect(item?.attempts.architect).toBe(1);
+    } finally {
+      workersStop.abort();
+      await Promise.allSettled([worker]);
       await writer.close();
       await store.close();
       await queue.close();

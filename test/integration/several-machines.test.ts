@@ -163,4 +163,42 @@ describe('several machines: a coordinator and worker processes on one database a
     b.kill('SIGTERM');
     expect((await waitCli(b, WAIT_MS)).exitCode).toBe(0);
   });
+  it("the dashboard's stop reaches a session on a worker process: the run is stopped with its cost, and the item goes on", async () => {
+    const { repo } = await coordinatorRepo(1);
+    await using _repo = repo;
+    model.addScenarios([
+      // The first developer session writes a file (a turn with a cost), then thinks for a long time: it is stopped then.
+      {
+        name: 'stopped-developer',
+        match: { prompt: '^ROLE: code-developer\\nPRIORITY 1:' },
+        maxSessions: 1,
+        turns: [
+          { tools: [{ name: 'Write', input: { file_path: '{{cwd}}/src/draft.js', content: 'export const draft = true;\n' } }], usage: { input_tokens: 4_000, output_tokens: 200 } },
+          { delayMs: 60_000, text: 'still thinking' },
+        ],
+      },
+      developerWriting({ number: '1', file: 'src/feature-1.js', content: 'export const feature1 = 1;\n' }),
+      ...standardRoles,
+    ]);
+    const worker = await startWorker('machine-a', 1);
+    const coordinator = startCli([...db.args, 'start', '--until-idle', '--port', '0'], { cwd: repo.path, env: sessionEnv(model, { HOME: await home('coordinator') }) });
+    children.push(coordinator);
+    const url = await until('the coordinator\'s dashboard', async () => /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(coordinator.output.stdout)?.[1]);
+    const developer = await until('the developer session on the worker', () =>
+      withStore(async (store) => (await store.listRuns({ agent: 'code-developer' })).find((run: RunSummary) => run.status === 'running' && run.ownerPid === worker.pid)),
+    );
+    await until('the long model request', async () => model.requests.some((request) => request.scenario === 'stopped-developer' && request.turnIndex === 1));
+    const response = await fetch(`${url}/api/runs/${developer.id}/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(response.status).toBe(202);
+    const stopped = await until('the stopped run', () => withStore(async (store) => (await store.listRuns({ agent: 'code-developer' })).find((run) => run.id === developer.id && run.status === 'stopped')));
+    expect(stopped).toMatchObject({ status: 'stopped', errorKind: 'stop_requested', ownerPid: worker.pid });
+    // The worker interrupted the session through its control channel: the CLI's own result, with the first turn's cost.
+    expect(stopped.costUsd).toBeGreaterThan(0);
+    expect(stopped.costEstimated).toBe(false);
+    const finished = await waitCli(coordinator, WAIT_MS);
+    expect(finished.exitCode, `${finished.stdout}\n${finished.stderr}`).toBe(0);
+    await withStore(async (store) => expect((await store.getWorkItem('P-1' as WorkItemId))?.state).toBe('done'));
+    worker.kill('SIGTERM');
+    expect((await waitCli(worker, WAIT_MS)).exitCode).toBe(0);
+  });
 });

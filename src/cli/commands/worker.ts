@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, OrchestratorError, StoppedError } from '../../lib/errors.js';
@@ -145,6 +146,8 @@ export interface ServedQueue {
 export async function serveSessionJobs(ctx: CommandContext, options: ServeSessionJobsOptions): Promise<ServedQueue> {
   const { config } = ctx;
   const { drain, stopSessions, say } = options;
+  // Every running session listens to these: as many as the slots, and more while jobs come and go.
+  setMaxListeners(0, drain.signal, stopSessions.signal);
   // Set from the job handler (a closure): a holder, so the type checker does not narrow it to null.
   const refused: { error: JobIncompatibleError | null } = { error: null };
   const me = await registerWorker(ctx.store, { slots: options.slots, version: options.version });
