@@ -34,7 +34,9 @@ export interface GitOptions {
 
 /**
  * Runs git in `cwd` (never chdir): no prompts (a missing credential fails at once instead of hanging a worker),
- * C locale (stderr is parsed), no editor. An abort rejects with the signal's reason.
+ * C locale (stderr is parsed), no editor. An aborted signal stops a command from starting, never one that runs: git
+ * killed mid-write leaves its lock files behind (a ref's `.lock`, `index.lock`), and every later fetch or push of
+ * that clone fails until someone removes them by hand. A command that ran is reported as it ended.
  */
 export function runGit(args: readonly string[], cwd: string, options: GitOptions = {}): Promise<GitRun> {
   options.signal?.throwIfAborted();
@@ -49,11 +51,7 @@ export function runGit(args: readonly string[], cwd: string, options: GitOptions
     ...(options.remote ? gitCredentialEnv(options.remote, inherited) : {}),
   };
   return new Promise((resolvePromise, reject) => {
-    execFile('git', [...args], { cwd, env, maxBuffer: 64 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) }, (error, stdout, stderr) => {
-      if (options.signal?.aborted) {
-        reject(options.signal.reason instanceof Error ? options.signal.reason : new Error('aborted', { cause: options.signal.reason }));
-        return;
-      }
+    execFile('git', [...args], { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const exitCode = error ? (typeof error.code === 'number' ? error.code : null) : 0;
       if (exitCode !== null && (options.allowedExitCodes ?? [0]).includes(exitCode)) {
         resolvePromise({ stdout, stderr, exitCode });

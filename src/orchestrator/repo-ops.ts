@@ -173,6 +173,22 @@ export class RepoOps {
 
   /** The worktree for `branch` (created from `base` if the branch is new); an existing one is reused. */
   async worktreeFor(name: string, branch: string, base: string): Promise<string> {
+    return this.#changingWorktrees(() => this.#worktreeFor(name, branch, base));
+  }
+
+  /**
+   * Worktrees are added, pruned and removed one at a time: `git worktree prune` run while another `worktree add`
+   * is half done removes the new entry (its gitdir file is not written yet), and that add then fails.
+   */
+  #changingWorktrees<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.#worktreeChanges.then(change);
+    this.#worktreeChanges = result.catch(() => undefined);
+    return result;
+  }
+
+  #worktreeChanges: Promise<unknown> = Promise.resolve();
+
+  async #worktreeFor(name: string, branch: string, base: string): Promise<string> {
     const worktrees = await this.listWorktrees();
     const registered = worktrees.find((entry) => entry.branch === `refs/heads/${branch}`);
     if (registered && existsSync(registered.path)) return registered.path;
@@ -255,9 +271,11 @@ export class RepoOps {
     const path = join(this.worktreesDir, name);
     const registered = (await this.listWorktrees()).some((entry) => entry.path === path);
     if (!registered || !existsSync(path)) {
-      await git(['worktree', 'prune'], this.root);
-      await mkdir(this.worktreesDir, { recursive: true });
-      await git(['worktree', 'add', '--quiet', '--detach', path, ref], this.root);
+      await this.#changingWorktrees(async () => {
+        await git(['worktree', 'prune'], this.root);
+        await mkdir(this.worktreesDir, { recursive: true });
+        await git(['worktree', 'add', '--quiet', '--detach', path, ref], this.root);
+      });
       return path;
     }
     // A scratch worktree holds no work of value (everything is on branches): after a crash mid-replay or
@@ -305,7 +323,7 @@ export class RepoOps {
     if (merged.exitCode !== 0) return { removedWorktree: false, deletedBranch: false };
     let removedWorktree = false;
     if (existsSync(worktree) && (await this.dirtyFiles(worktree)).length === 0) {
-      await git(['worktree', 'remove', worktree], this.root);
+      await this.#changingWorktrees(() => git(['worktree', 'remove', worktree], this.root));
       removedWorktree = true;
     }
     let deletedBranch = false;

@@ -255,6 +255,12 @@ export class Supervisor {
         if (item.waitingFor !== null) await this.#waits.clear(item.id);
         continue;
       }
+      // The pass works on a list read when it began; a step may have moved this item since (and ended). Acting
+      // on the old state would run a step twice: the next pass sees it as it is.
+      if (!(await this.#stillAsSeen(item))) {
+        waiting = true;
+        continue;
+      }
       if (item.state === WorkItemState.markingDone) {
         // One project manager session marks every merged item at once; the first of them in roadmap order starts it.
         if (this.#roadmapBatch !== null) {
@@ -264,7 +270,7 @@ export class Supervisor {
         }
         if (batchTried) continue;
         batchTried = true;
-        const batch = prioritize(items).filter((other) => other.state === WorkItemState.markingDone && !this.#active.has(other.id));
+        const batch = prioritize(await this.#options.store.listWorkItems()).filter((other) => other.state === WorkItemState.markingDone && !this.#active.has(other.id));
         // Items about to merge join this batch if it waits for them (bounded): fewer sessions, and fewer commits on
         // the integration branch to invalidate merges under test.
         const merging = items.filter((other) => other.state === WorkItemState.merging).map((other) => other.id);
@@ -307,6 +313,12 @@ export class Supervisor {
       if ((await this.#startSession([item], role, budgetStop, (ticket) => this.#advance(item, ticket))) === 'waiting') waiting = true;
     }
     return { waiting, budgetExhausted: budget.exhausted };
+  }
+
+  /** True when the item is still in the state the pass read and no step of it is running. */
+  async #stillAsSeen(item: WorkItemRecord): Promise<boolean> {
+    const current = await this.#options.store.getWorkItem(item.id);
+    return current !== null && current.state === item.state && !this.#active.has(item.id) && !(this.#roadmapBatch?.items.includes(item.id) ?? false);
   }
 
   /** Starts a step that runs a session if a slot and a budget reservation are free; else records why not. */

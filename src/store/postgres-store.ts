@@ -46,9 +46,14 @@ function toPostgres(text: string): string {
   return converted;
 }
 
-/** A connection URL with its password masked, for messages. */
+/**
+ * A connection URL for messages: user, host, port and database, the password masked and the query left out (it can
+ * carry `password=`, `sslkey=` paths and the like).
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+  const masked = url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+  const query = masked.indexOf('?');
+  return query >= 0 ? `${masked.slice(0, query)}?…` : masked;
 }
 
 type Queryable = Pick<pg.PoolClient, 'query'>;

@@ -8,14 +8,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkItemId } from '../../src/events/index.js';
 import { findProcessesOfRun } from '../../src/runtime/index.js';
 import type { RunSummary, Store } from '../../src/store/index.js';
-import { runCli, startCli, waitCli, type StartedCli } from '../helpers/cli.js';
+import { startCli, waitCli, type StartedCli } from '../helpers/cli.js';
 import { pgAdmin, postgresTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
 import { developerWriting, standardRoles } from '../helpers/role-scenarios.js';
 
 const model = useScriptedModel();
-const WAIT_MS = 240_000;
+const WAIT_MS = 200_000;
 
 /**
  * Several machines on one: a coordinator (`start`) and `orchestrator worker` processes, each with its own HOME and
@@ -67,6 +67,13 @@ describe('several machines: a coordinator and worker processes on one database a
     const git = (...args: string[]) => execFileSync('git', args, { cwd: remote, encoding: 'utf8' });
     return { repo, remote, git };
   };
+  /** `start` in the coordinator's clone; resolves once it has installed the queue (workers refuse to start before). */
+  const startCoordinator = async (cwd: string, ...extra: string[]) => {
+    const child = startCli([...db.args, 'start', '--until-idle', ...extra], { cwd, env: sessionEnv(model, { HOME: await home('coordinator') }) });
+    children.push(child);
+    await until('the coordinator to install the queue', async () => child.output.stdout.includes('workers: sessions go to the job queue'));
+    return child;
+  };
   const withStore = async <T>(fn: (store: Store) => Promise<T>): Promise<T> => {
     const store = await db.open();
     try {
@@ -80,7 +87,7 @@ describe('several machines: a coordinator and worker processes on one database a
     for (;;) {
       const value = await probe();
       if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${children.map((child) => `${child.spawnargs.slice(2).join(' ')}\n${child.output.stdout}\n${child.output.stderr}`).join('\n---\n')}`);
       await sleep(200);
     }
   };
@@ -89,8 +96,9 @@ describe('several machines: a coordinator and worker processes on one database a
     const { repo, git } = await coordinatorRepo(6, { concurrency: { maxRuns: 6, perRole: { 'code-developer': 6 } } });
     await using _repo = repo;
     model.addScenarios([...Array.from({ length: 6 }, (_, i) => developerWriting({ number: String(i + 1), file: `src/feature-${i + 1}.js`, content: `export const feature${i + 1} = ${i + 1};\n` })), ...standardRoles]);
+    const started = await startCoordinator(repo.path, '--no-dashboard');
     const workers = await Promise.all(['machine-a', 'machine-b', 'machine-c'].map((name) => startWorker(name, 2)));
-    const coordinator = await runCli([...db.args, 'start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env: sessionEnv(model, { HOME: await home('coordinator') }), timeoutMs: WAIT_MS });
+    const coordinator = await waitCli(started, WAIT_MS);
     expect(coordinator.exitCode, `${coordinator.stdout}\n${coordinator.stderr}`).toBe(0);
 
     await withStore(async (store) => {
@@ -118,7 +126,7 @@ describe('several machines: a coordinator and worker processes on one database a
     for (const worker of workers) worker.kill('SIGTERM');
     for (const worker of workers) expect((await waitCli(worker, WAIT_MS)).exitCode).toBe(0);
     await withStore(async (store) => expect((await store.listWorkers({ states: ['stopped'] })).length).toBe(3));
-  });
+  }, 300_000);
 
   it('a worker killed with SIGKILL mid-session: its run is orphaned naming its host, the job finishes on the other worker, nothing is left running', async () => {
     const { repo, git } = await coordinatorRepo(1);
@@ -129,9 +137,8 @@ describe('several machines: a coordinator and worker processes on one database a
       developerWriting({ number: '1', file: 'src/feature-1.js', content: 'export const feature1 = 1;\n' }),
       ...standardRoles,
     ]);
+    const coordinator = await startCoordinator(repo.path, '--no-dashboard');
     const a = await startWorker('machine-a', 1);
-    const coordinator = startCli([...db.args, 'start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env: sessionEnv(model, { HOME: await home('coordinator') }) });
-    children.push(coordinator);
     // Worker A takes every session until the developer's; then worker B joins, and A is killed mid-session.
     const slow = await until('the developer session on worker A', () =>
       withStore(async (store) => (await store.listRuns({ agent: 'code-developer' })).find((run: RunSummary) => run.status === 'running' && run.ownerPid === a.pid)),
@@ -162,7 +169,7 @@ describe('several machines: a coordinator and worker processes on one database a
     expect(git('log', '--merges', '--format=%s', 'main').trim().split('\n').filter((subject) => subject.startsWith('Merge orchestrator/'))).toHaveLength(1);
     b.kill('SIGTERM');
     expect((await waitCli(b, WAIT_MS)).exitCode).toBe(0);
-  });
+  }, 300_000);
   it("the dashboard's stop reaches a session on a worker process: the run is stopped with its cost, and the item goes on", async () => {
     const { repo } = await coordinatorRepo(1);
     await using _repo = repo;
@@ -180,15 +187,14 @@ describe('several machines: a coordinator and worker processes on one database a
       developerWriting({ number: '1', file: 'src/feature-1.js', content: 'export const feature1 = 1;\n' }),
       ...standardRoles,
     ]);
+    const coordinator = await startCoordinator(repo.path, '--port', '0');
     const worker = await startWorker('machine-a', 1);
-    const coordinator = startCli([...db.args, 'start', '--until-idle', '--port', '0'], { cwd: repo.path, env: sessionEnv(model, { HOME: await home('coordinator') }) });
-    children.push(coordinator);
     const url = await until('the coordinator\'s dashboard', async () => /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(coordinator.output.stdout)?.[1]);
     const developer = await until('the developer session on the worker', () =>
       withStore(async (store) => (await store.listRuns({ agent: 'code-developer' })).find((run: RunSummary) => run.status === 'running' && run.ownerPid === worker.pid)),
     );
     await until('the long model request', async () => model.requests.some((request) => request.scenario === 'stopped-developer' && request.turnIndex === 1));
-    const response = await fetch(`${url}/api/runs/${developer.id}/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const response = await fetch(`${url}/api/runs/${developer.id}/stop`, { method: 'POST', headers: { 'x-orchestrator-request': '1' } });
     expect(response.status).toBe(202);
     const stopped = await until('the stopped run', () => withStore(async (store) => (await store.listRuns({ agent: 'code-developer' })).find((run) => run.id === developer.id && run.status === 'stopped')));
     expect(stopped).toMatchObject({ status: 'stopped', errorKind: 'stop_requested', ownerPid: worker.pid });
@@ -200,5 +206,5 @@ describe('several machines: a coordinator and worker processes on one database a
     await withStore(async (store) => expect((await store.getWorkItem('P-1' as WorkItemId))?.state).toBe('done'));
     worker.kill('SIGTERM');
     expect((await waitCli(worker, WAIT_MS)).exitCode).toBe(0);
-  });
+  }, 300_000);
 });
