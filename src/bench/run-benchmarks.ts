@@ -15,6 +15,8 @@ import { benchmarkQueuePickup, CHILD_QUEUE_WORKER, runQueueBenchChild } from './
 import { queueSection } from './queue-report.js';
 import { benchmarkRoadmapParse, type RoadmapParseFigure } from './roadmap-parse.js';
 import { benchmarkSessionOverhead } from './session-overhead.js';
+import { workersSection } from './workers-report.js';
+import { benchmarkWorkersThroughput } from './workers-throughput.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -192,6 +194,23 @@ async function main(): Promise<void> {
     sections.push(queueSection(figures));
   }
 
+  if (want('workers')) {
+    log('worker processes: 24 queued stand-in sessions, 1 worker × 2 slots, then 3 workers × 2 slots (about 2 minutes)…');
+    const figures = await benchmarkWorkersThroughput({
+      root,
+      url: process.env.ORCHESTRATOR_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+      items: 24,
+      sessionMs: 3000,
+      configurations: [
+        { workers: 1, slots: 2 },
+        { workers: 3, slots: 2 },
+      ],
+      log,
+    });
+    sections.push(workersSection(figures));
+    log(`  ratio ${figures.ratio.toFixed(2)}×`);
+  }
+
   const file = join(root, 'docs', 'benchmarks.md');
   const command = `npm run bench${only.size > 0 ? ` -- ${[...only].join(' ')}` : ''}`;
   const stamp = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${command}\`._`;
@@ -206,7 +225,7 @@ async function main(): Promise<void> {
   const header = [
     '# Benchmarks',
     '',
-    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline queue live-feed),`,
+    `Made by \`npm run bench\` (all sections) or \`npm run bench -- <section…>\` (sections: session ingest roadmap concurrency dashboard pipeline queue live-feed workers),`,
     `on Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB.`,
     'Every ratio compares paths measured side by side in the same run; each section says when and by which command it was measured.',
     '',
