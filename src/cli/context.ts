@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/index.js';
 import { EventBus } from '../events/index.js';
 import { redactText } from '../lib/redact.js';
-import { MessageWriter, openStore, type Store } from '../store/index.js';
+import { DEFAULT_MAX_BUFFERED, MessageWriter, openStore, type Store } from '../store/index.js';
 
 export interface GlobalOptions {
   cwd?: string;
@@ -64,7 +64,10 @@ export async function openContextFor(config: ResolvedConfig): Promise<CommandCon
     onListenerError: (error) => process.stderr.write(`orchestrator: live updates from the database paused (reconnecting): ${redactText(error.message)}\n`),
   });
   const bus = new EventBus((error) => process.stderr.write(`orchestrator: event listener failed: ${redactText(String(error))}\n`));
-  const writer = new MessageWriter(store, { onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${redactText(String(error))}\n`) });
+  const writer = new MessageWriter(store, {
+    onError: (error: unknown) => process.stderr.write(`orchestrator: writing messages failed (will retry): ${redactText(String(error))}\n`),
+    onOverflow: () => process.stderr.write(`orchestrator: the database has been out of reach for too long: ${DEFAULT_MAX_BUFFERED} messages are kept for it, later ones are dropped and counted until it is back\n`),
+  });
   return {
     config,
     store,
@@ -74,6 +77,9 @@ export async function openContextFor(config: ResolvedConfig): Promise<CommandCon
     stderr: process.stderr,
     async close() {
       await writer.close();
+      if (writer.dropped > 0 || writer.pending > 0) {
+        process.stderr.write(`orchestrator: ${writer.dropped} message(s) were dropped while the database was out of reach, and ${writer.pending} could not be written at exit\n`);
+      }
       await store.close();
     },
   };

@@ -12,9 +12,21 @@ export interface MessageWriterOptions {
   maxBatch?: number;
   /** Flush at the latest this long after the first waiting record. */
   flushIntervalMs?: number;
-  /** A failed write keeps its records for the next flush; this hears about the failure. */
+  /** A failed write keeps its records and is tried again (with backoff); this hears about the failure. */
   onError?: (error: unknown) => void;
+  /**
+   * Records kept while the database cannot be written (a lost connection): beyond this many, new records are
+   * dropped and counted (`dropped`), and `onOverflow` hears of the first one of each outage.
+   */
+  maxBuffered?: number;
+  onOverflow?: (dropped: number) => void;
+  /** First retry of a failed write after this long, doubling up to `retryMaxMs`. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
 }
+
+/** Records kept while the database is out of reach: about 50 MB of typical stream lines. */
+export const DEFAULT_MAX_BUFFERED = 50_000;
 
 /**
  * The single writer of stream messages: records are buffered and written in batches, one transaction per batch
@@ -29,13 +41,24 @@ export class MessageWriter {
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
   #written = 0;
+  #dropped = 0;
+  #overflowing = false;
+  #failures = 0;
+  #retry: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #options: MessageWriterOptions;
 
   constructor(store: Pick<Store, 'appendMessages'>, options: MessageWriterOptions = {}) {
     this.#store = store;
     this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.#flushIntervalMs = options.flushIntervalMs ?? 50;
     this.#onError = options.onError ?? (() => {});
+    this.#options = options;
+  }
+
+  /** Records dropped because the buffer was full while the database could not be written. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   get written(): number {
@@ -48,6 +71,14 @@ export class MessageWriter {
 
   write(record: MessageRecord): void {
     if (this.#closed) throw new Error('MessageWriter is closed');
+    if (this.#buffer.length >= (this.#options.maxBuffered ?? DEFAULT_MAX_BUFFERED)) {
+      this.#dropped += 1;
+      if (!this.#overflowing) {
+        this.#overflowing = true;
+        this.#options.onOverflow?.(this.#dropped);
+      }
+      return;
+    }
     this.#buffer.push(record);
     if (this.#buffer.length >= this.#maxBatch) {
       void this.flush().catch(() => undefined);
@@ -91,14 +122,32 @@ export class MessageWriter {
     })();
     try {
       await this.#flushing;
+      this.#failures = 0;
+      this.#overflowing = false;
     } catch (error) {
       this.#onError(error);
+      this.#scheduleRetry();
       throw error;
     }
   }
 
+  /** A failed write is tried again even if nothing new is written (a session may be waiting on a long tool). */
+  #scheduleRetry(): void {
+    if (this.#retry || this.#closed) return;
+    this.#failures += 1;
+    const base = this.#options.retryBaseMs ?? 250;
+    const delay = Math.min(this.#options.retryMaxMs ?? 5_000, base * 2 ** (this.#failures - 1));
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      void this.flush().catch(() => undefined);
+    }, delay);
+    this.#retry.unref();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = null;
     await this.flush().catch(() => undefined);
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
