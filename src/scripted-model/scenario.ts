@@ -160,7 +160,7 @@ export function parseScenarios(value: unknown, source = 'scenario'): Scenario[] 
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
     throw new ConfigError(`${source}: invalid scenario${where}: ${issue?.message ?? 'unknown problem'}`, {
-      hint: 'A scenario file is {"scenarios":[{"name","match"?,"turns":[…]}]}; see docs/scripted-model.md.',
+      hint: 'A scenario file is {"scenarios":[{"name","match"?,"turns":[…]}]}; see "Scripted model" in docs/architecture.md.',
     });
   }
   return parsed.data.scenarios;
