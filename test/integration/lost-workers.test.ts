@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventWorkerProcess } from '../helpers/event-worker-process.js';
 import type { JsonObject } from '../../src/events/index.js';
 import { LostWorkerSweeper, RUN_ORPHANED_EVENT, WORKER_LOST_EVENT, type LostWorkerReport } from '../../src/orchestrator/index.js';
 import { installQueueSchema, openQueueClient, sessionJobKey, type QueueClient, type SessionJobPayload } from '../../src/queue/index.js';
@@ -25,75 +24,10 @@ type WorkerEvent =
   | { aborted: true; jobId: string }
   | { error: { code?: string; message: string } };
 
-/** One `test/helpers/lost-worker.mjs` process and the events it printed. */
-class WorkerProcess {
-  readonly events: WorkerEvent[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly #child: ChildProcess;
-  readonly #wake = new Set<() => void>();
-  #stderr = '';
-
-  constructor(
-    readonly workerId: string,
-    config: Record<string, unknown>,
-  ) {
-    this.#child = spawn(process.execPath, [HELPER, JSON.stringify({ ...config, workerId })], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.on('error', () => undefined);
-    this.#child.stdin!.on('error', () => undefined);
-    this.#child.stderr!.on('data', (chunk: Buffer) => (this.#stderr = (this.#stderr + chunk.toString()).slice(-4000)));
-    createInterface({ input: this.#child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('{')) return;
-      this.events.push(JSON.parse(line) as WorkerEvent);
-      for (const wake of this.#wake) wake();
-    });
-    this.exited = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
-    void this.exited.then(() => {
-      for (const wake of this.#wake) wake();
-    });
-  }
-
-  get alive(): boolean {
-    return this.#child.exitCode === null && this.#child.signalCode === null;
-  }
-
-  /** The first event matching `pick`; fails when the process exits first or after WAIT_MS. */
-  async waitFor<T extends WorkerEvent>(what: string, pick: (event: WorkerEvent) => event is T): Promise<T> {
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const found = this.events.find(pick);
-      if (found) return found;
-      if (!this.alive) throw new Error(`${this.workerId} exited before ${what}; events ${JSON.stringify(this.events)}; stderr ${this.#stderr}`);
-      if (Date.now() > deadline) throw new Error(`${this.workerId}: no ${what} within ${WAIT_MS} ms; events ${JSON.stringify(this.events)}; stderr ${this.#stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000);
-        const wake = () => {
-          clearTimeout(timer);
-          this.#wake.delete(wake);
-          resolve();
-        };
-        this.#wake.add(wake);
-      });
-    }
-  }
-
-  ready() {
-    return this.waitFor('ready', (event): event is Extract<WorkerEvent, { ready: true }> => 'ready' in event);
-  }
-  started(jobId?: string) {
-    return this.waitFor(`start of job ${jobId ?? 'any'}`, (event): event is Extract<WorkerEvent, { started: true }> => 'started' in event && (jobId === undefined || event.jobId === jobId));
-  }
-  finished(jobId: string) {
-    return this.waitFor(`end of job ${jobId}`, (event): event is Extract<WorkerEvent, { finished: true }> => 'finished' in event && event.jobId === jobId);
-  }
-  startedJobIds(): string[] {
-    return this.events.flatMap((event) => ('started' in event ? [event.jobId] : []));
-  }
-
-  release(jobId: string): void {
-    this.#child.stdin!.write(`release ${jobId}\n`);
-  }
-  signal(signal: NodeJS.Signals): void {
-    if (this.alive) this.#child.kill(signal);
+/** One worker helper process and the events it printed. */
+class WorkerProcess extends EventWorkerProcess<WorkerEvent> {
+  constructor(workerId: string, config: Record<string, unknown>) {
+    super(HELPER, workerId, config, { waitMs: WAIT_MS });
   }
 }
 

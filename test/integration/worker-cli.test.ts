@@ -6,8 +6,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_AGENTS, architectPrompt, parseAgentDefinition } from '../../src/agents/index.js';
-import type { RunId, WorkItemId } from '../../src/events/index.js';
+import { architectPrompt } from '../../src/agents/index.js';
+import type { RunId } from '../../src/events/index.js';
 import { newSortableId } from '../../src/lib/ids.js';
 import { remoteSessionPayload, remoteSessionStep, RESTARTED_NOTE, sessionForAttempt, type SessionJob } from '../../src/orchestrator/index.js';
 import { Role } from '../../src/orchestrator/role-policies.js';
@@ -18,6 +18,7 @@ import { pgAdmin, postgresTestDatabase, PG_TEST_URL, type TestDatabase } from '.
 import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
 import { architectScenario } from '../helpers/role-scenarios.js';
+import { roleSessionJob } from '../helpers/session-jobs.js';
 
 const model = useScriptedModel();
 const WAIT_MS = 120_000;
@@ -27,21 +28,7 @@ const SPEC = 'docs/specs/SPEC-1-remote.md';
 const VERSION = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 function architectJob(): SessionJob {
-  return {
-    workItemId: 'P-1' as WorkItemId,
-    role: Role.architect,
-    attempt: 1,
-    agent: parseAgentDefinition(DEFAULT_AGENTS[Role.architect as keyof typeof DEFAULT_AGENTS]!, 'architect.md'),
-    prompt: architectPrompt({ number: '1', title: 'Remote', body: 'Build Remote.' }, SPEC),
-    branch: BRANCH,
-    paths: { specPath: SPEC },
-    testCommand: 'node --test',
-    resumeSessionId: null,
-    maxBudgetUsd: null,
-    defaultModel: null,
-    agentPromptOnly: false,
-    limits: { timeoutMs: 120_000, idleTimeoutMs: 60_000, stopGraceMs: 2_000, maxTurns: 20 },
-  };
+  return roleSessionJob(Role.architect, { prompt: architectPrompt({ number: '1', title: 'Remote', body: 'Build Remote.' }, SPEC), branch: BRANCH, paths: { specPath: SPEC } });
 }
 
 /** Waits until `text` appears in the worker's output (or it exits first). */

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_AGENTS, architectPrompt, developerPrompt, parseAgentDefinition } from '../../src/agents/index.js';
-import { EventBus, type RunId, type WorkItemId } from '../../src/events/index.js';
+import { architectPrompt, developerPrompt } from '../../src/agents/index.js';
+import { EventBus, type RunId } from '../../src/events/index.js';
 import { newSortableId } from '../../src/lib/ids.js';
 import { InProcessSessionExecutor, runRemoteSession, type SessionJob } from '../../src/orchestrator/index.js';
 import { Role } from '../../src/orchestrator/role-policies.js';
@@ -13,6 +13,7 @@ import { priceTable } from '../../src/usage/index.js';
 import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
 import { architectScenario, developerWriting } from '../helpers/role-scenarios.js';
+import { roleSessionJob } from '../helpers/session-jobs.js';
 
 const model = useScriptedModel();
 
@@ -21,21 +22,7 @@ const SPEC = 'docs/specs/SPEC-1-remote.md';
 const ITEM = { number: '1', title: 'Remote', body: 'Build Remote.' };
 
 function job(role: Role, prompt: string, paths: SessionJob['paths']): SessionJob {
-  return {
-    workItemId: 'P-1' as WorkItemId,
-    role,
-    attempt: 1,
-    agent: parseAgentDefinition(DEFAULT_AGENTS[role as keyof typeof DEFAULT_AGENTS]!, `${role}.md`),
-    prompt,
-    branch: BRANCH,
-    paths,
-    testCommand: 'node --test',
-    resumeSessionId: null,
-    maxBudgetUsd: null,
-    defaultModel: null,
-    agentPromptOnly: false,
-    limits: { timeoutMs: 120_000, idleTimeoutMs: 60_000, stopGraceMs: 2_000, maxTurns: 20 },
-  };
+  return roleSessionJob(role, { prompt, branch: BRANCH, paths });
 }
 
 describe('a queued session on a worker (runRemoteSession)', () => {
