@@ -1,4 +1,4 @@
-import { deleteMergedRemoteBranch, pushIntegrationBranch, remoteBranchTip, runGit, type DeleteMergedOutcome } from '../git/index.js';
+import { deleteMergedRemoteBranch, isAncestor, pushIntegrationBranch, remoteBranchTip, runGit, type DeleteMergedOutcome } from '../git/index.js';
 import { OrchestratorError } from '../lib/errors.js';
 import type { RepoOps } from './repo-ops.js';
 
@@ -43,12 +43,12 @@ export class RemoteIntegration {
     const local = await repo.headSha(`refs/heads/${branch}`);
     const remoteTip = await this.#remoteTip(branch);
     if (remoteTip === local) return;
+    if (remoteTip !== null) await this.#fetch(branch);
     if (remoteTip === null || (await this.#contains(local, remoteTip))) {
       const pushed = await pushIntegrationBranch({ cwd: repo.root, remote: this.options.remote, branch, expected: remoteTip, next: local, signal: this.options.signal });
       if (pushed.kind === 'moved') return this.reconcile();
       return;
     }
-    await this.#fetch(branch);
     if (await this.#contains(remoteTip, local)) {
       if (!(await repo.advanceBranch(branch, local, remoteTip))) return this.reconcile();
       return;
@@ -112,9 +112,8 @@ export class RemoteIntegration {
     await runGit(['fetch', '--quiet', this.options.remote, `refs/heads/${branch}`], this.options.repo.root, { signal: this.options.signal });
   }
 
-  /** True when `descendant` contains `ancestor` (both present here; fetched first when from the remote). */
-  async #contains(descendant: string, ancestor: string): Promise<boolean> {
-    const result = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], this.options.repo.root, { allowedExitCodes: [0, 1, 128], signal: this.options.signal });
-    return result.exitCode === 0;
+  /** True when `descendant` contains `ancestor` (both present here: fetched first when from the remote). */
+  #contains(descendant: string, ancestor: string): Promise<boolean> {
+    return isAncestor(ancestor, descendant, this.options.repo.root, this.options.signal);
   }
 }
