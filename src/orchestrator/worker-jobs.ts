@@ -1,9 +1,12 @@
 import { OrchestratorError, StoppedError } from '../lib/errors.js';
 import type { SessionJob as QueuedJob, SessionJobHandler } from '../queue/index.js';
-import type { RunId, RunStatus } from '../events/index.js';
+import { TERMINAL_RUN_STATUSES, type RunId, type RunStatus } from '../events/index.js';
 import { newSortableId } from '../lib/ids.js';
 import { SCHEMA_VERSION, type Store } from '../store/index.js';
 import type { InProcessSessionExecutor, SessionJob } from './session-executor.js';
+import { priceTable } from '../usage/index.js';
+import { nowIso } from '../lib/time.js';
+import { closeOpenInvocations } from './open-invocations.js';
 import { parseRemoteSessionPayload, runRemoteSession, type RemoteSessionPayload } from './worker-session.js';
 
 /** A queued job from a coordinator of another version or database schema: this worker must not run it. */
@@ -79,10 +82,22 @@ export function workerJobHandler(options: WorkerJobHandlerOptions): SessionJobHa
       }
       options.onEvent?.({ kind: 'finished', ...base, status: outcome.run.status, pushed: outcome.pushed.kind });
     } catch (error) {
-      options.onEvent?.({ kind: 'handed_back', ...base, reason: error instanceof Error ? error.message : String(error) });
+      const reason = error instanceof Error ? error.message : String(error);
+      options.onEvent?.({ kind: 'handed_back', ...base, reason });
+      // The run this attempt recorded ends here (another attempt gets a run of its own); when the database is out
+      // of reach, the coordinator's lost-worker sweep closes it instead.
+      await closeHandedBackRun(options.store, remote.runId, `handed back by worker ${options.workerId}: ${reason}; the job went back to the queue`).catch(() => undefined);
       throw error;
     } finally {
       await options.store.finishWorkerJob(options.workerId, job.id).catch(() => undefined);
     }
   };
+}
+
+/** A run left queued or running by an attempt that was handed back: orphaned, its open sessions closed with an estimated cost. */
+async function closeHandedBackRun(store: Store, runId: RunId, errorMessage: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (run === null || TERMINAL_RUN_STATUSES.includes(run.status)) return;
+  await closeOpenInvocations(store, run, priceTable());
+  await store.finishRun(runId, { status: 'orphaned', endedAt: nowIso(), errorKind: 'orphaned', errorMessage });
 }

@@ -17,8 +17,9 @@ export function runCli(args: string[], options: { cwd: string; env: Record<strin
 
 export type StartedCli = ChildProcess & { output: { stdout: string; stderr: string }; closed: Promise<number | null> };
 
-export function startCli(args: string[], options: { cwd: string; env: Record<string, string> }): StartedCli {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `detached`: the CLI leads a process group of its own, so `process.kill(-pid)` takes its children with it (a machine crash). */
+export function startCli(args: string[], options: { cwd: string; env: Record<string, string>; detached?: boolean }): StartedCli {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   const output = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,7 @@ import { branchName } from '../../src/roadmap/index.js';
 import { isProcessAlive } from '../../src/runtime/index.js';
 import type { ScenarioInput } from '../../src/scripted-model/index.js';
 import type { RunSummary, Store } from '../../src/store/index.js';
-import { CLI_MAIN, runCli, startCli, type StartedCli } from '../helpers/cli.js';
+import { runCli, startCli, type StartedCli } from '../helpers/cli.js';
 import { postgresTestDatabase, sqliteTestDatabase, withTestStore, type TestDatabase } from '../helpers/databases.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
@@ -387,10 +386,5 @@ async function installHoldingHook(repo: TmpRepo, moment: MergeMoment, markers: s
 }
 
 function spawnDetached(args: string[], cwd: string, env: Record<string, string>): StartedCli {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const output = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
-  const closed = new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
-  return Object.assign(child, { output, closed });
+  return startCli(args, { cwd, env, detached: true });
 }

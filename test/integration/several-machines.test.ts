@@ -1,102 +1,29 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import type { WorkItemId } from '../../src/events/index.js';
 import { findProcessesOfRun } from '../../src/runtime/index.js';
-import type { RunSummary, Store } from '../../src/store/index.js';
-import { startCli, waitCli, type StartedCli } from '../helpers/cli.js';
-import { pgAdmin, postgresTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
-import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
+import type { RunSummary } from '../../src/store/index.js';
+import { waitCli } from '../helpers/cli.js';
+import { useMachines } from '../helpers/machines.js';
+import { useScriptedModel } from '../helpers/model.js';
 import { developerWriting, standardRoles } from '../helpers/role-scenarios.js';
 
 const model = useScriptedModel();
 const WAIT_MS = 200_000;
 
-/**
- * Several machines on one: a coordinator (`start`) and `orchestrator worker` processes, each with its own HOME and
- * clone cache, sharing one PostgreSQL database (a schema per test), one job queue and one bare git remote.
- */
 describe('several machines: a coordinator and worker processes on one database and one remote', () => {
-  let scratch: string;
-  let db: TestDatabase;
-  let queueSchema: string;
-  let children: StartedCli[];
-
-  beforeEach(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'orch-machines-'));
-    db = await postgresTestDatabase('machines');
-    queueSchema = `mq_${randomBytes(5).toString('hex')}`;
-    children = [];
-  });
-  afterEach(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await Promise.all(children.map((child) => child.closed));
-    await pgAdmin(`DROP SCHEMA IF EXISTS ${queueSchema} CASCADE`);
-    await db[Symbol.asyncDispose]();
-    await rm(scratch, { recursive: true, force: true });
-  });
-
-  /** A machine's home: its git identity and the sessions' ~/.claude. */
-  const home = async (name: string) => {
-    const dir = join(scratch, name, 'home');
-    await mkdir(join(dir, '.claude'), { recursive: true });
-    await writeFile(join(dir, '.gitconfig'), `[user]\n\tname = ${name}\n\temail = ${name}@example.invalid\n[commit]\n\tgpgsign = false\n`);
-    return dir;
-  };
-  const startWorker = async (name: string, slots: number) => {
-    const dir = join(scratch, name);
-    const env = sessionEnv(model, { HOME: await home(name), CLAUDE_BIN: cliPath() });
-    await mkdir(join(dir, 'anywhere'), { recursive: true });
-    const child = startCli([...db.args, 'worker', '--slots', String(slots), '--cache-dir', join(dir, 'clones'), '--queue-schema', queueSchema], { cwd: join(dir, 'anywhere'), env });
-    children.push(child);
-    return child;
-  };
-  /** The coordinator's repository: a clone whose `origin` is a bare remote in the scratch directory. */
-  const coordinatorRepo = async (priorities: number, config: Record<string, unknown> = {}) => {
-    const repo = await pipelineRepo(roadmapOf(Array.from({ length: priorities }, (_, i) => ({ number: String(i + 1), title: `Feature ${i + 1}` }))), {
-      config: { workers: { enabled: true, queueSchema, heartbeatSeconds: 1, leaseSeconds: 5 }, ...config },
-    });
-    const remote = join(scratch, 'shared.git');
-    execFileSync('git', ['clone', '-q', '--bare', repo.path, remote]);
-    repo.git('remote', 'add', 'origin', remote);
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: remote, encoding: 'utf8' });
-    return { repo, remote, git };
-  };
-  /** `start` in the coordinator's clone; resolves once it has installed the queue (workers refuse to start before). */
-  const startCoordinator = async (cwd: string, ...extra: string[]) => {
-    const child = startCli([...db.args, 'start', '--until-idle', ...extra], { cwd, env: sessionEnv(model, { HOME: await home('coordinator') }) });
-    children.push(child);
-    await until('the coordinator to install the queue', async () => child.output.stdout.includes('workers: sessions go to the job queue'));
-    return child;
-  };
-  const withStore = async <T>(fn: (store: Store) => Promise<T>): Promise<T> => {
-    const store = await db.open();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  };
-  const until = async <T>(what: string, probe: () => Promise<T | null | undefined | false>): Promise<T> => {
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${children.map((child) => `${child.spawnargs.slice(2).join(' ')}\n${child.output.stdout}\n${child.output.stderr}`).join('\n---\n')}`);
-      await sleep(200);
-    }
-  };
+  const machines = useMachines(model, { waitMs: WAIT_MS });
 
   it('takes six priorities to done with three workers: every session but the roadmap update on a worker, every merge on the remote', async () => {
-    const { repo, git } = await coordinatorRepo(6, { concurrency: { maxRuns: 6, perRole: { 'code-developer': 6 } } });
+    const { coordinatorRepo, startCoordinator, startWorker, withStore } = machines();
+    const { repo, git } = await coordinatorRepo(6, {
+      concurrency: { maxRuns: 6, perRole: { 'code-developer': 6 } },
+      // No worker is killed here: the default lease, so that a machine as busy as CI's never loses a live one.
+      workers: { leaseSeconds: 30 },
+    });
     await using _repo = repo;
     model.addScenarios([...Array.from({ length: 6 }, (_, i) => developerWriting({ number: String(i + 1), file: `src/feature-${i + 1}.js`, content: `export const feature${i + 1} = ${i + 1};\n` })), ...standardRoles]);
-    const started = await startCoordinator(repo.path, '--no-dashboard');
+    const started = await startCoordinator(repo.path, ['--no-dashboard']);
     const workers = await Promise.all(['machine-a', 'machine-b', 'machine-c'].map((name) => startWorker(name, 2)));
     const coordinator = await waitCli(started, WAIT_MS);
     expect(coordinator.exitCode, `${coordinator.stdout}\n${coordinator.stderr}`).toBe(0);
@@ -108,7 +35,7 @@ describe('several machines: a coordinator and worker processes on one database a
       const workerPids = new Set(workers.map((worker) => worker.pid));
       const onWorkers = runs.filter((run) => run.agent !== 'project-manager');
       // Architect, developer and reviewer of each item, each recorded by the worker process that ran it, on this host.
-      expect(onWorkers).toHaveLength(18);
+      expect(onWorkers, JSON.stringify(onWorkers.map((run) => [run.workItemId, run.agent, run.status, run.ownerPid, run.errorKind, run.errorMessage]))).toHaveLength(18);
       expect(onWorkers.every((run) => run.status === 'succeeded' && workerPids.has(run.ownerPid) && run.host === hostname())).toBe(true);
       expect(new Set(onWorkers.map((run) => run.ownerPid)).size).toBeGreaterThan(1);
       expect(runs.filter((run) => run.agent === 'project-manager').every((run) => !workerPids.has(run.ownerPid))).toBe(true);
@@ -129,6 +56,7 @@ describe('several machines: a coordinator and worker processes on one database a
   }, 300_000);
 
   it('a worker killed with SIGKILL mid-session: its run is orphaned naming its host, the job finishes on the other worker, nothing is left running', async () => {
+    const { coordinatorRepo, startCoordinator, startWorker, withStore, until } = machines();
     const { repo, git } = await coordinatorRepo(1);
     await using _repo = repo;
     model.addScenarios([
@@ -137,7 +65,7 @@ describe('several machines: a coordinator and worker processes on one database a
       developerWriting({ number: '1', file: 'src/feature-1.js', content: 'export const feature1 = 1;\n' }),
       ...standardRoles,
     ]);
-    const coordinator = await startCoordinator(repo.path, '--no-dashboard');
+    const coordinator = await startCoordinator(repo.path, ['--no-dashboard']);
     const a = await startWorker('machine-a', 1);
     // Worker A takes every session until the developer's; then worker B joins, and A is killed mid-session.
     const slow = await until('the developer session on worker A', () =>
@@ -171,6 +99,7 @@ describe('several machines: a coordinator and worker processes on one database a
     expect((await waitCli(b, WAIT_MS)).exitCode).toBe(0);
   }, 300_000);
   it("the dashboard's stop reaches a session on a worker process: the run is stopped with its cost, and the item goes on", async () => {
+    const { coordinatorRepo, startCoordinator, startWorker, withStore, until } = machines();
     const { repo } = await coordinatorRepo(1);
     await using _repo = repo;
     model.addScenarios([
@@ -187,7 +116,7 @@ describe('several machines: a coordinator and worker processes on one database a
       developerWriting({ number: '1', file: 'src/feature-1.js', content: 'export const feature1 = 1;\n' }),
       ...standardRoles,
     ]);
-    const coordinator = await startCoordinator(repo.path, '--port', '0');
+    const coordinator = await startCoordinator(repo.path, ['--port', '0']);
     const worker = await startWorker('machine-a', 1);
     const url = await until('the coordinator\'s dashboard', async () => /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(coordinator.output.stdout)?.[1]);
     const developer = await until('the developer session on the worker', () =>
