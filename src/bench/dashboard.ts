@@ -5,8 +5,8 @@ import { createDashboardApp, startDashboard } from '../dashboard/index.js';
 import { EventBus, type InvocationId, type MessageRecord, type RunId } from '../events/index.js';
 import { newSortableId } from '../lib/ids.js';
 import { MessageWriter, SqliteStore } from '../store/index.js';
+import { percentile } from './stats.js';
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 export interface DashboardLatencyFigures {
   messages: number;

@@ -3,18 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { StoreFeed } from '../dashboard/index.js';
 import { EventBus, type RunId } from '../events/index.js';
 import { registerLocalSession, STOP_REQUEST_POLL_MS } from '../orchestrator/index.js';
 import { PostgresStore, type Store } from '../store/index.js';
-
-export interface LatencyFigure {
-  count: number;
-  p50Ms: number;
-  p95Ms: number;
-  maxMs: number;
-}
+import { adminStatement, latencyFigure, type LatencyFigure } from './stats.js';
 
 export interface LiveFeedFigures {
   messages: number;
@@ -33,23 +26,7 @@ export interface LiveFeedFigures {
 
 /** The MessageWriter's default flush interval, which a real session's writer uses. */
 const WRITER_FLUSH_MS = 50;
-
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-const figure = (values: readonly number[]): LatencyFigure => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { count: sorted.length, p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), maxMs: sorted.at(-1) ?? Number.NaN };
-};
 const clock = () => performance.timeOrigin + performance.now();
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The store as a follower that is told nothing: the poll path SQLite takes, for the side-by-side figure. */
 function withoutAnnouncements(store: Store): Store {
@@ -73,7 +50,7 @@ function withoutAnnouncements(store: Store): Store {
  */
 export async function benchmarkLiveFeed(options: { url: string; messages: number; intervalMs: number; stops: number }): Promise<LiveFeedFigures> {
   const schema = `bench_live_${randomBytes(5).toString('hex')}`;
-  await admin(options.url, `CREATE SCHEMA ${schema}`);
+  await adminStatement(options.url, `CREATE SCHEMA ${schema}`);
   const opened: PostgresStore[] = [];
   const open = async () => {
     const store = await PostgresStore.open(options.url, { schema });
@@ -145,16 +122,16 @@ export async function benchmarkLiveFeed(options: { url: string; messages: number
       messages: options.messages,
       intervalMs: options.intervalMs,
       writerFlushMs: WRITER_FLUSH_MS,
-      messageNotify: figure(latencies.notify),
-      messagePoll: { ...figure(latencies.poll), pollMs: 500 },
-      stopNotify: figure(stopLatencies.notify),
-      stopPoll: { ...figure(stopLatencies.poll), pollMs: STOP_REQUEST_POLL_MS },
+      messageNotify: latencyFigure(latencies.notify),
+      messagePoll: { ...latencyFigure(latencies.poll), pollMs: 500 },
+      stopNotify: latencyFigure(stopLatencies.notify),
+      stopPoll: { ...latencyFigure(stopLatencies.poll), pollMs: STOP_REQUEST_POLL_MS },
       loadBefore,
       loadAfter: loadavg()[0] ?? 0,
     };
   } finally {
     for (const feed of feeds) await feed.stop();
     for (const store of opened) await store.close();
-    await admin(options.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await adminStatement(options.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   }
 }

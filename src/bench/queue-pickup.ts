@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, makeWorkerUtils, run, runMigrations, type Runner, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
-import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { installQueueSchema, openQueueClient, runQueueWorker, sessionJobKey } from '../queue/index.js';
+import { adminStatement, latencyFigure } from './stats.js';
 
 /**
  * The measurement behind the job-queue choice of issue 8: graphile-worker and pg-boss side by side, on the real
@@ -61,21 +61,14 @@ const silentLogger = new Logger(() => (level: string, message: string) => {
   if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
 });
 
-const quantile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 
 function summarize(name: string, samples: number[]): PickupFigure {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { name, jobs: samples.length, p50Ms: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), maxMs: sorted[sorted.length - 1] ?? Number.NaN };
+  const { count, p50Ms, p95Ms, maxMs } = latencyFigure(samples);
+  return { name, jobs: count, p50Ms, p95Ms, maxMs };
 }
 
 async function dropSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await adminStatement(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
 
 /** Resolves with the next job started on `queue` (the handler's first line). */

@@ -5,13 +5,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { DEFAULT_AGENTS, developerPrompt, parseAgentDefinition } from '../agents/index.js';
 import type { RunId, WorkItemId } from '../events/index.js';
 import { newSortableId } from '../lib/ids.js';
 import { remoteSessionPayload, remoteSessionStep, Role, type SessionJob } from '../orchestrator/index.js';
 import { installQueueSchema, openQueueClient, sessionJobKey } from '../queue/index.js';
 import { PostgresStore, SCHEMA_VERSION, type RunSummary } from '../store/index.js';
+import { adminStatement, latencyFigure } from './stats.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -158,7 +158,7 @@ async function measureConfiguration(options: WorkersThroughputOptions & { worker
   const remote = join(options.dir, 'shared.git');
   await mkdir(options.dir, { recursive: true });
   await execFileAsync('git', ['clone', '--quiet', '--bare', options.seed, remote]);
-  await admin(options.url, `CREATE SCHEMA ${schema}`);
+  await adminStatement(options.url, `CREATE SCHEMA ${schema}`);
   const workers: WorkerProcess[] = [];
   try {
     // The store's tables, migrated once before the workers open it; the queue, as the coordinator installs it.
@@ -265,8 +265,8 @@ async function measureConfiguration(options: WorkersThroughputOptions & { worker
       await store.close();
     }
   } finally {
-    await admin(options.url, `DROP SCHEMA IF EXISTS ${queueSchema} CASCADE`);
-    await admin(options.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await adminStatement(options.url, `DROP SCHEMA IF EXISTS ${queueSchema} CASCADE`);
+    await adminStatement(options.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   }
 }
 
@@ -372,18 +372,8 @@ async function checkRemote(remote: string, items: number): Promise<void> {
   if (branches.length !== items) throw new Error(`expected ${items} item branches with "${COMMIT_SUBJECT}" on the remote, found ${branches.length}:\n${stdout}`);
 }
 
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 function distribution(values: readonly number[]): Distribution {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  return { count: sorted.length, medianMs: at(0.5), p95Ms: at(0.95), maxMs: sorted.at(-1) ?? 0 };
+  const { count, p50Ms, p95Ms, maxMs } = latencyFigure(values);
+  return count === 0 ? { count, medianMs: 0, p95Ms: 0, maxMs: 0 } : { count, medianMs: p50Ms, p95Ms, maxMs };
 }

@@ -4,22 +4,13 @@
 // worker-job row, then waits for a `release <jobId>` line on stdin and finishes the run as succeeded.
 // Prints one JSON line per event on stdout: {ready, poolId} {started, jobId, attempts, runId} {finished, jobId, runId}
 // {lost} {aborted, jobId} {error}.
-import { createInterface } from 'node:readline';
 import { WorkerHeartbeat, registerWorker } from '../../dist/orchestrator/index.js';
 import { newSortableId } from '../../dist/lib/ids.js';
 import { runQueueWorker } from '../../dist/queue/index.js';
 import { PostgresStore } from '../../dist/store/index.js';
+import { closeInput, holdUntilReleased, say } from './job-protocol.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
-const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
-const releases = new Map();
-const released = new Set();
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const [verb, jobId] = line.split(' ');
-  if (verb !== 'release') return;
-  released.add(jobId);
-  releases.get(jobId)?.();
-});
 
 const controller = new AbortController();
 process.on('SIGTERM', () => controller.abort());
@@ -51,15 +42,7 @@ try {
       }
       await store.startWorkerJob({ workerId: worker.id, jobId: job.id, runId, workItemId: job.payload.workItemId });
       say({ started: true, jobId: job.id, attempts: job.attempts, runId });
-      const lost = heartbeat.lost;
-      await new Promise((resolve, reject) => {
-        if (released.has(job.id)) return resolve();
-        releases.set(job.id, resolve);
-        for (const stop of [signal, lost]) stop.addEventListener('abort', () => reject(stop.reason), { once: true });
-      }).catch((error) => {
-        say({ aborted: true, jobId: job.id });
-        throw error;
-      });
+      await holdUntilReleased(job.id, [signal, heartbeat.lost]);
       await store.finishRun(runId, { status: 'succeeded', endedAt: new Date().toISOString(), exitCode: 0 });
       await store.finishWorkerJob(worker.id, job.id);
       say({ finished: true, jobId: job.id, runId });
@@ -72,5 +55,5 @@ try {
   process.exitCode = 1;
 } finally {
   await store.close();
-  process.stdin.destroy();
+  closeInput();
 }
