@@ -275,12 +275,14 @@ export function runStoreConformance(name: string, makeStore: () => Promise<{ sto
       await store.startWorkerJob({ workerId: 'w-quiet', jobId: 'job-q', runId: '01runq' as RunId });
       await worker('w-stopped');
       await store.setWorkerState('w-stopped', 'stopped');
-      await databaseClockPast(quiet.lastHeartbeatAt, 50);
+      // The quiet worker is 1.5 s silent when the fresh one registers; a 1 s lease loses only the quiet one, however
+      // slow the statements in between are on a busy machine (short of a second each).
+      await databaseClockPast(quiet.lastHeartbeatAt, 1_500);
       await worker('w-fresh');
       expect(await store.markLostWorkers(60_000)).toEqual([]);
-      const lost = await store.markLostWorkers(50);
+      const lost = await store.markLostWorkers(1_000);
       expect(lost.map((w) => [w.id, w.state, w.jobs.map((job) => [job.jobId, job.runId])])).toEqual([['w-quiet', 'lost', [['job-q', '01runq']]]]);
-      expect(await store.markLostWorkers(50)).toEqual([]);
+      expect(await store.markLostWorkers(1_000)).toEqual([]);
       expect(await store.heartbeatWorker('w-quiet')).toBe('lost');
       expect((await store.getWorker('w-quiet'))?.lastHeartbeatAt).toBe(quiet.lastHeartbeatAt);
       expect(await store.setWorkerState('w-quiet', 'stopped')).toBe(false);

@@ -15,5 +15,6 @@ describe('item worktrees', () => {
     for (const name of names) expect(listed.some((entry) => entry.branch === `refs/heads/orchestrator/${name}`)).toBe(true);
     // Asked again (a restart), each is found, not made twice.
     expect(await Promise.all(names.map((name) => ops.worktreeFor(name, `orchestrator/${name}`, 'main')))).toEqual(made.slice(1));
-  });
+    // Forty-one `git worktree add` one after another: seconds on a quiet machine, far more on a busy 2-core one.
+  }, 180_000);
 });
