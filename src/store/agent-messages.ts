@@ -131,3 +131,15 @@ export const QUESTION_ASKED_EVENT = 'question.asked';
 export const QUESTION_ANSWERED_EVENT = 'question.answered';
 export const QUESTION_EXPIRED_EVENT = 'question.expired';
 export const QUESTION_CANCELLED_EVENT = 'question.cancelled';
+
+/** The longest message or answer a person or an agent may send (a steering message is read by a model, not a log). */
+export const MAX_AGENT_MESSAGE_CHARS = 8_000;
+
+/** The problem with a message's text, or null when it can be sent: not empty, not longer than MAX_AGENT_MESSAGE_CHARS. */
+export function messageTextProblem(text: string): { message: string; hint: string } | null {
+  if (text.trim().length === 0) return { message: 'the message is empty', hint: 'Write what the agent should know, in quotes: orchestrator say <run> "…".' };
+  if (text.length > MAX_AGENT_MESSAGE_CHARS) {
+    return { message: `the message is ${text.length} characters long, more than ${MAX_AGENT_MESSAGE_CHARS}`, hint: 'Say it shorter, or put the details in a file of the repository and point to it.' };
+  }
+  return null;
+}

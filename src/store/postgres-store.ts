@@ -8,6 +8,7 @@ import { latestEventByRun, sql, usageRowFrom, type Params, type Query } from './
 import { findRunByPrefix } from './sqlite-store.js';
 import { POSTGRES_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
 import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
+import { announceAgentMessage } from './local-announcements.js';
 import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type {
@@ -292,7 +293,9 @@ export class PostgresStore implements Store {
     const query = agentMessageSql.insertMessage(input);
     const row = await this.#get({ sql: `${query.sql} RETURNING *`, params: query.params });
     if (!row) throw new StoreError('the message was not saved');
-    return agentMessageFromRow(row);
+    const message = agentMessageFromRow(row);
+    announceAgentMessage(message);
+    return message;
   }
 
   async getAgentMessage(id: number): Promise<AgentMessageRecord | null> {

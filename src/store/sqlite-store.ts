@@ -9,6 +9,7 @@ import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Query } from './sql.js';
 import { SQLITE_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
 import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
+import { announceAgentMessage } from './local-announcements.js';
 import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type {
@@ -236,6 +237,7 @@ export class SqliteStore implements Store {
     const result = this.#run(agentMessageSql.insertMessage(input));
     const message = await this.getAgentMessage(Number(result.lastInsertRowid));
     if (!message) throw new StoreError('the message was not saved');
+    announceAgentMessage(message);
     return message;
   }
 
