@@ -169,6 +169,8 @@ describe('talking to agents (real CLI, scripted model)', () => {
     const listed = await runCli(['messages'], { cwd: repo.path, env: outside });
     expect(listed.exitCode).toBe(0);
     expect(listed.stdout).toContain(`question ${question.id} from run ${runId.slice(0, 12)} (code-developer of P-1): Keep the old API?`);
+    const ps = await runCli(['ps'], { cwd: repo.path, env: outside });
+    expect(ps.stdout).toContain(`Waiting for you (1)\n  question ${question.id} from run ${runId.slice(0, 12)}: Keep the old API?`);
     const answered = await runCli(['answer', String(question.id), 'yes, keep it'], { cwd: repo.path, env: outside });
     expect(answered.stderr).toBe('');
     expect(answered.exitCode).toBe(0);
