@@ -14,6 +14,7 @@ import { planCommand } from './commands/plan.js';
 import { bugCommand, statusCommand, unblockCommand } from './commands/work-items.js';
 import { workersCommand } from './commands/workers.js';
 import { workerCommand } from './commands/worker.js';
+import { answerCommand, messagesCommand, sayCommand } from './commands/messages.js';
 
 function positiveNumber(value: string): number {
   const parsed = Number(value);
@@ -153,6 +154,29 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .description('stop a running session (from any terminal): interrupt, then terminate its process group')
     .argument('<run>', 'run id or unique prefix')
     .action(act((run: string) => stopCommand(run, globals())));
+
+  program
+    .command('say')
+    .description('send a message into a running session: it reads it at its next turn boundary (not from inside a session)')
+    .argument('<run>', 'run id or unique prefix')
+    .argument('<text>', 'the message, in quotes')
+    .action(act((run: string, text: string) => sayCommand(run, text, globals())));
+
+  program
+    .command('answer')
+    .description('answer a question an agent asked (the first answer wins; not from inside a session)')
+    .argument('<question>', 'the question number (dashboard, `orchestrator messages`)')
+    .argument('<text>', 'the answer, in quotes')
+    .action(act((question: string, text: string) => answerCommand(question, text, globals())));
+
+  program
+    .command('messages')
+    .description('messages between agents and people, oldest first, and the questions waiting for an answer')
+    .option('--run <run>', 'only messages sent by, to or delivered to this run')
+    .option('--item <item>', 'only the thread of this work item, e.g. P-3')
+    .option('--limit <n>', 'the newest n messages (default 50)', positiveInteger)
+    .option('--json', 'JSON output')
+    .action(act((options: { run?: string; item?: string; limit?: number; json?: boolean }) => messagesCommand({ ...globals(), ...options })));
 
   program
     .command('usage')

@@ -1,11 +1,13 @@
 /**
  * The dashboard's HTTP API, as the web UI sees it. Types only: the UI imports this file, never server code.
  */
+import type { AgentMessageRecord, QuestionRecord } from '../store/index.js';
 import type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, RunSummary, StoredRoadmapProblem, UsageRow, WorkerFlag, WorkerJobRecord, WorkerState, WorkerView, WorkItemRecord } from '../store/index.js';
 import type { JsonObject, JsonValue, MessageRecord } from '../events/index.js';
 import type { LiveRunState } from './live-runs.js';
 import type { MessageDigest } from './message-digest.js';
 
+export type { AgentMessageRecord, QuestionRecord };
 export type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, StoredRoadmapProblem, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkerFlag, WorkerState, WorkItemRecord };
 
 export interface ServerInfo {
@@ -32,6 +34,8 @@ export interface NowResponse {
   recent: RunView[];
   /** Work items waiting for something (a slot, the lock, a dependency, a backoff, the budget, the roadmap update), in roadmap order. */
   waiting: WaitingItem[];
+  /** Questions agents asked that wait for a person's answer, oldest first. */
+  questions: QuestionRecord[];
 }
 
 export interface RunListResponse {
@@ -46,6 +50,26 @@ export interface RunDetailResponse {
   invocations: InvocationRecord[];
   events: AuditEventRecord[];
   workItem: WorkItemRecord | null;
+  /** Messages sent by, to or delivered to the run, oldest first. */
+  agentMessages: AgentMessageRecord[];
+  /** Questions the run asked, oldest first. */
+  questions: QuestionRecord[];
+}
+
+/** GET /api/agent-messages: the message queue (newest `limit`, oldest first) and the open questions. */
+export interface AgentMessagesResponse {
+  messages: AgentMessageRecord[];
+  openQuestions: QuestionRecord[];
+}
+
+/** POST /api/runs/:id/messages {text}: the stored message (delivered into the session at its next turn boundary). */
+export interface PostMessageResponse {
+  message: AgentMessageRecord;
+}
+
+/** POST /api/questions/:id/answer {text}: the answered question. */
+export interface AnswerResponse {
+  question: QuestionRecord;
 }
 
 export interface MessagesResponse {

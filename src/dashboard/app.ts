@@ -2,8 +2,12 @@ import { Hono } from 'hono';
 import type { RunId } from '../events/index.js';
 import { isTerminalRunStatus } from '../events/index.js';
 import { mayContainSecret, redactValue } from '../lib/redact.js';
-import { LISTED_WORKER_STATES, summarizeRun, viewWorkers, type InvocationRecord, type RunRecord, type RunSummary, type Store, type UsageRow, type WorkItemRecord } from '../store/index.js';
+import { nowIso } from '../lib/time.js';
+import { LISTED_WORKER_STATES, messageTextProblem, summarizeRun, viewWorkers, type InvocationRecord, type RunRecord, type RunSummary, type Store, type UsageRow, type WorkItemRecord } from '../store/index.js';
 import type {
+  AgentMessagesResponse,
+  AnswerResponse,
+  PostMessageResponse,
   ApiErrorBody,
   DocumentResponse,
   MessagesResponse,
@@ -94,6 +98,27 @@ function totalsOf(rows: readonly UsageRow[]): UsageRow {
   return total;
 }
 
+/** The largest JSON body a message or an answer may come in (the text itself is limited by messageTextProblem). */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** The `text` of a JSON body `{ "text": "…" }`, checked (a BadRequest names what is wrong). */
+async function textOfBody(request: Request): Promise<string> {
+  if (!(request.headers.get('content-type') ?? '').includes('application/json')) throw new BadRequest('send the text as JSON: {"text": "…"} with Content-Type: application/json');
+  const raw = await request.text();
+  if (raw.length > MAX_BODY_BYTES) throw new BadRequest(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new BadRequest('the request body is not JSON: send {"text": "…"}');
+  }
+  const text = typeof body === 'object' && body !== null ? (body as { text?: unknown }).text : undefined;
+  if (typeof text !== 'string') throw new BadRequest('the request body has no "text" string: send {"text": "…"}');
+  const problem = messageTextProblem(text);
+  if (problem) throw new BadRequest(problem.message);
+  return text;
+}
+
 /**
  * The dashboard's HTTP surface: a JSON API over the store, the live event stream, the stop action and the
  * built web UI. Every input is validated (a bad id is a 400, never a crash); every response goes through the
@@ -151,7 +176,8 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const waiting = [...items.values()]
       .filter((item) => item.waitingFor !== null)
       .map(({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }): WaitingItem => ({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }));
-    return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)), waiting });
+    const questions = await store.listQuestions({ state: 'open' });
+    return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)), waiting, questions });
   });
 
   app.get('/api/workers', async (c) => {
@@ -202,13 +228,15 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
   app.get('/api/runs/:id', async (c) => {
     const run = await store.getRun(parseRunId(c.req.param('id')));
     if (!run) return send(errorBody('ORCH_RUN_NOT_FOUND', `no run ${c.req.param('id')}`), 404);
-    const [invocations, auditEvents, workItem] = await Promise.all([
+    const [invocations, auditEvents, workItem, agentMessages, questions] = await Promise.all([
       store.listInvocations(run.id),
       store.listEvents({ runId: run.id, limit: 1000 }),
       run.workItemId ? store.getWorkItem(run.workItemId) : Promise.resolve(null),
+      store.listAgentMessages({ runId: run.id, limit: 500 }),
+      store.listQuestions({ runId: run.id }),
     ]);
     const items = new Map(workItem ? [[workItem.id, workItem]] : []);
-    return send<RunDetailResponse>({ run: view(summarizeRun(run, invocations), items), invocations, events: auditEvents, workItem });
+    return send<RunDetailResponse>({ run: view(summarizeRun(run, invocations), items), invocations, events: auditEvents, workItem, agentMessages, questions });
   });
 
   app.get('/api/runs/:id/messages', async (c) => {
@@ -234,6 +262,42 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const current = (await store.getRun(run.id)) ?? run;
     const invocations = await store.listInvocations(run.id);
     return send<StopResponse>({ outcome, run: view(summarizeRun(current, invocations), new Map()) }, outcome === 'stopping' ? 202 : 200);
+  });
+
+  // A person's message into a running session: stored, and delivered by the process that runs the session (this one
+  // or a worker) at the session's next turn boundary. The request guards above (token, X-Orchestrator-Request, same
+  // origin) apply, as to every POST.
+  app.post('/api/runs/:id/messages', async (c) => {
+    const run = await store.getRun(parseRunId(c.req.param('id')));
+    if (!run) return send(errorBody('ORCH_RUN_NOT_FOUND', `no run ${c.req.param('id')}`), 404);
+    const text = await textOfBody(c.req.raw);
+    if (isTerminalRunStatus(run.status)) return send(errorBody('ORCH_RUN_ENDED', `run ${run.id} has ended (${run.status}): a message to it would never be read`), 409);
+    const message = await store.addAgentMessage({ at: nowIso(), sender: { kind: 'human', label: 'dashboard' }, recipient: { kind: 'run', runId: run.id }, workItemId: run.workItemId, body: text });
+    return send<PostMessageResponse>({ message }, 202);
+  });
+
+  app.post('/api/questions/:id/answer', async (c) => {
+    const id = Number(c.req.param('id'));
+    if (!Number.isSafeInteger(id) || id < 1) throw new BadRequest(`not a question id: ${JSON.stringify(c.req.param('id').slice(0, 40))}`);
+    const question = await store.getQuestion(id);
+    if (!question) return send(errorBody('ORCH_QUESTION_NOT_FOUND', `no question ${id}`), 404);
+    const text = await textOfBody(c.req.raw);
+    if (!(await store.answerQuestion(id, { answer: text, answeredBy: 'dashboard', at: nowIso() }))) {
+      const current = (await store.getQuestion(id)) ?? question;
+      return send(errorBody('ORCH_QUESTION_NOT_OPEN', `question ${id} was already ${current.state}${current.answeredBy ? ` by ${current.answeredBy}` : ''}`, 'the first answer is the one the agent got'), 409);
+    }
+    return send<AnswerResponse>({ question: (await store.getQuestion(id)) ?? question });
+  });
+
+  app.get('/api/agent-messages', async (c) => {
+    const runId = parseOptionalId(c.req.query('run'), 'run') as RunId | undefined;
+    const workItemId = parseOptionalId(c.req.query('workItem'), 'work item') as WorkItemRecord['id'] | undefined;
+    const limit = parseLimit(c.req.query('limit'), 200, 2000);
+    const [messages, openQuestions] = await Promise.all([
+      store.listAgentMessages({ ...(runId ? { runId } : {}), ...(workItemId ? { workItemId } : {}), limit }),
+      store.listQuestions({ state: 'open', ...(runId ? { runId } : {}), ...(workItemId ? { workItemId } : {}) }),
+    ]);
+    return send<AgentMessagesResponse>({ messages, openQuestions });
   });
 
   app.get('/api/work-items', async () => {

@@ -4,9 +4,10 @@ import { rememberPayloadJson, type EventBus, type InvocationId, type JsonObject,
 import { newSortableId } from '../lib/ids.js';
 import { mayContainSecret, redactText, redactValue } from '../lib/redact.js';
 import { registerLocalSession } from './local-stops.js';
+import { deliverLive, withWaitingMessages, type SessionInbox } from './message-delivery.js';
 import { nowIso, isoFromMs } from '../lib/time.js';
 import {
-  runClaudeSession,
+  startClaudeSession,
   subtypeOf,
   toolNameOf,
   typeOf,
@@ -84,13 +85,16 @@ export interface RunAgentResult {
 export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult> {
   const { store, bus, agent } = options;
   const runId = options.existingRunId ?? options.runId ?? (newSortableId() as RunId);
+  const inbox: SessionInbox = { runId, role: agent.name, workItemId: options.workItemId ?? null };
+  // Messages sent to this role on this item (or to the item, or to a continued run) while no session of it ran.
+  const { prompt } = await withWaitingMessages(store, inbox, options.prompt);
   const createdAt = nowIso();
   if (!options.existingRunId) {
     await store.createRun({
       id: runId,
       agent: agent.name,
       taskKind: options.taskKind ?? 'task',
-      prompt: redactText(options.prompt),
+      prompt: redactText(prompt),
       cwd: options.cwd,
       workItemId: options.workItemId ?? null,
       attempt: options.attempt ?? 1,
@@ -109,7 +113,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
   await store.createInvocation({
     id: invocationId,
     runId,
-    prompt: redactText(options.prompt),
+    prompt: redactText(prompt),
     systemPrompt: redactText(agent.instructions),
     model,
     resumeSessionId: options.resumeSessionId ?? null,
@@ -125,57 +129,69 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
 
   const local = registerLocalSession(store, runId);
   const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
-  const session = await runClaudeSession({
-    runId,
-    cliPath: options.cliPath,
-    cwd: options.cwd,
-    prompt: options.prompt,
-    ...(options.agentPromptOnly ? { systemPrompt: agent.instructions } : { appendSystemPrompt: agent.instructions }),
-    ...(model ? { model } : {}),
-    ...(tools ? { tools } : {}),
-    allowedTools: [...(tools ?? []), ...(options.extraAllowedTools ?? [])],
-    disallowedTools: agent.disallowedTools,
-    permissionMode: options.permissionMode ?? 'default',
-    ...(options.maxTurns !== undefined || agent.maxTurns !== null ? { maxTurns: agent.maxTurns ?? options.maxTurns } : {}),
-    ...(options.resumeSessionId ? { resumeSessionId: options.resumeSessionId } : {}),
-    env: options.env,
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-    ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
-    ...(options.toolPermission ? { toolPermission: options.toolPermission } : {}),
-    signal,
-    extraArgs,
-    onSpawn: (pid) => {
-      const at = nowIso();
-      markedRunning = store.markRunRunning(runId, { pid, startedAt: at });
-      bus.emit('run.started', { runId, invocationId, agent: agent.name, pid, at });
-    },
-    onMessage: (message, receivedAt, line) => {
-      seq += 1;
-      const { payload, json } = safePayload(message.raw, line);
-      const record: MessageRecord = {
-        invocationId,
-        runId,
-        seq,
-        at: isoFromMs(receivedAt),
-        type: typeOf(message),
-        subtype: subtypeOf(message),
-        toolName: toolNameOf(message),
-        payload,
-      };
-      rememberPayloadJson(record, json);
-      tally.addMessage(record.type, payload);
-      bus.emit('run.message', record);
-      options.messages.write(record);
-    },
-    onPermissionDecision: (request, decision) => {
-      if (decision.behavior !== 'deny') return;
-      const at = nowIso();
-      const input = redactValue(request.input);
-      bus.emit('run.permission_denied', { runId, invocationId, toolName: request.toolName, reason: decision.message, input, at });
-      void store.appendEvent({ at, kind: 'permission.denied', runId, workItemId: options.workItemId ?? null, message: `${request.toolName}: ${decision.message}`, data: { tool: request.toolName, input } });
-    },
-  }).finally(local.unregister);
+  let live: ReturnType<typeof startClaudeSession>;
+  try {
+    live = startClaudeSession({
+      runId,
+      cliPath: options.cliPath,
+      cwd: options.cwd,
+      prompt,
+      ...(options.agentPromptOnly ? { systemPrompt: agent.instructions } : { appendSystemPrompt: agent.instructions }),
+      ...(model ? { model } : {}),
+      ...(tools ? { tools } : {}),
+      allowedTools: [...(tools ?? []), ...(options.extraAllowedTools ?? [])],
+      disallowedTools: agent.disallowedTools,
+      permissionMode: options.permissionMode ?? 'default',
+      ...(options.maxTurns !== undefined || agent.maxTurns !== null ? { maxTurns: agent.maxTurns ?? options.maxTurns } : {}),
+      ...(options.resumeSessionId ? { resumeSessionId: options.resumeSessionId } : {}),
+      env: options.env,
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+      ...(options.toolPermission ? { toolPermission: options.toolPermission } : {}),
+      signal,
+      extraArgs,
+      onSpawn: (pid) => {
+        const at = nowIso();
+        markedRunning = store.markRunRunning(runId, { pid, startedAt: at });
+        bus.emit('run.started', { runId, invocationId, agent: agent.name, pid, at });
+      },
+      onMessage: (message, receivedAt, line) => {
+        seq += 1;
+        const { payload, json } = safePayload(message.raw, line);
+        const record: MessageRecord = {
+          invocationId,
+          runId,
+          seq,
+          at: isoFromMs(receivedAt),
+          type: typeOf(message),
+          subtype: subtypeOf(message),
+          toolName: toolNameOf(message),
+          payload,
+        };
+        rememberPayloadJson(record, json);
+        tally.addMessage(record.type, payload);
+        bus.emit('run.message', record);
+        options.messages.write(record);
+      },
+      onPermissionDecision: (request, decision) => {
+        if (decision.behavior !== 'deny') return;
+        const at = nowIso();
+        const input = redactValue(request.input);
+        bus.emit('run.permission_denied', { runId, invocationId, toolName: request.toolName, reason: decision.message, input, at });
+        void store.appendEvent({ at, kind: 'permission.denied', runId, workItemId: options.workItemId ?? null, message: `${request.toolName}: ${decision.message}`, data: { tool: request.toolName, input } });
+      },
+    });
+  } catch (error) {
+    local.unregister();
+    throw error;
+  }
+  // Messages for this session that arrive while it runs go in at its next turn boundary (message-delivery.ts).
+  const delivery = live.pid === null ? null : deliverLive(store, inbox, live);
+  const session = await live.done.finally(() => {
+    delivery?.stop();
+    local.unregister();
+  });
 
   await markedRunning;
   await options.messages.flush();

@@ -17,7 +17,11 @@ export type StoreChange =
   /** An audit event was appended. */
   | { kind: 'event'; id: number; eventKind: string; runId: RunId | null; workItemId: WorkItemId | null }
   /** A work item was created, or its state or wait changed. */
-  | { kind: 'work_item'; workItemId: WorkItemId; state: string };
+  | { kind: 'work_item'; workItemId: WorkItemId; state: string }
+  /** An agent message was added (migration 8): its id, whom it is for, and its work item. */
+  | { kind: 'agent_message'; id: number; recipientKind: string; runId: RunId | null; workItemId: WorkItemId | null }
+  /** A question was asked, or answered, expired or cancelled. */
+  | { kind: 'question'; id: number; state: string; runId: RunId | null };
 
 export type StoreChangeKind = StoreChange['kind'];
 
@@ -79,6 +83,12 @@ export function parseStoreChange(payload: string | undefined): StoreChange | nul
         : null;
     case 'work_item':
       return isString(fields.item) && isString(fields.state) ? { kind: 'work_item', workItemId: fields.item as WorkItemId, state: fields.state } : null;
+    case 'agent_message':
+      return typeof fields.id === 'number' && isString(fields.to)
+        ? { kind: 'agent_message', id: fields.id, recipientKind: fields.to, runId: isString(run) ? (run as RunId) : null, workItemId: isString(fields.item) ? (fields.item as WorkItemId) : null }
+        : null;
+    case 'question':
+      return typeof fields.id === 'number' && isString(fields.state) ? { kind: 'question', id: fields.id, state: fields.state, runId: isString(run) ? (run as RunId) : null } : null;
     default:
       return null;
   }

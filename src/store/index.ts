@@ -9,3 +9,5 @@ export { SqliteStore } from './sqlite-store.js';
 export { summarizeRun } from './rows.js';
 export { changeChannelSql, parseStoreChange, type StoreChange, type StoreChangeKind, type StoreChangeNotifier, type StoreChangeSubscriber } from './change-notifications.js';
 export { PostgresChangeListener, type ChangeListenerState, type PostgresChangeListenerOptions } from './postgres-change-listener.js';
+export * from './agent-messages.js';
+export { onAgentMessageAdded } from './local-announcements.js';

@@ -7,6 +7,9 @@ import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Params, type Query } from './sql.js';
 import { findRunByPrefix } from './sqlite-store.js';
 import { POSTGRES_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
+import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
+import { announceAgentMessage } from './local-announcements.js';
+import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type {
   AuditEventRecord,
@@ -284,6 +287,83 @@ export class PostgresStore implements Store {
 
   async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
     return (await this.#all(sql.listEvents(filter))).map(auditEventFromRow);
+  }
+
+  async addAgentMessage(input: NewAgentMessage): Promise<AgentMessageRecord> {
+    const query = agentMessageSql.insertMessage(input);
+    const row = await this.#get({ sql: `${query.sql} RETURNING *`, params: query.params });
+    if (!row) throw new StoreError('the message was not saved');
+    const message = agentMessageFromRow(row);
+    announceAgentMessage(message);
+    return message;
+  }
+
+  async getAgentMessage(id: number): Promise<AgentMessageRecord | null> {
+    const row = await this.#get(agentMessageSql.getMessage(id));
+    return row ? agentMessageFromRow(row) : null;
+  }
+
+  async listAgentMessages(filter: AgentMessageFilter = {}): Promise<AgentMessageRecord[]> {
+    return (await this.#all(agentMessageSql.listMessages(filter))).map(agentMessageFromRow);
+  }
+
+  async inboxFor(query: InboxQuery): Promise<AgentMessageRecord[]> {
+    return (await this.#all(agentMessageSql.inbox(query))).map(agentMessageFromRow);
+  }
+
+  async markMessagesDelivered(ids: readonly number[], delivery: { runId: RunId; at: string }): Promise<number[]> {
+    if (ids.length === 0) return [];
+    return (await this.#all(agentMessageSql.markDelivered(ids, delivery.runId, delivery.at))).map((row) => Number(row.id)).sort((a, b) => a - b);
+  }
+
+  async releaseMessageDelivery(ids: readonly number[], runId: RunId): Promise<void> {
+    if (ids.length > 0) await this.#run(agentMessageSql.releaseDelivery(ids, runId));
+  }
+
+  async markMessagesRead(ids: readonly number[], at: string): Promise<number> {
+    return ids.length === 0 ? 0 : this.#run(agentMessageSql.markRead(ids, at));
+  }
+
+  async addQuestion(input: NewQuestion): Promise<QuestionRecord> {
+    return this.#transaction(async (client) => {
+      const insert = agentMessageSql.insertQuestion(input);
+      const row = await this.#get({ sql: `${insert.sql} RETURNING *`, params: insert.params }, client);
+      if (!row) throw new StoreError('the question was not saved');
+      const question = questionFromRow(row);
+      await this.#run(sql.insertEvent(questionAskedEvent(question)), client);
+      return question;
+    });
+  }
+
+  async getQuestion(id: number): Promise<QuestionRecord | null> {
+    const row = await this.#get(agentMessageSql.getQuestion(id));
+    return row ? questionFromRow(row) : null;
+  }
+
+  async listQuestions(filter: { state?: QuestionState; runId?: RunId; workItemId?: WorkItemId; limit?: number } = {}): Promise<QuestionRecord[]> {
+    return (await this.#all(agentMessageSql.listQuestions(filter))).map(questionFromRow);
+  }
+
+  async answerQuestion(id: number, answer: QuestionAnswer): Promise<boolean> {
+    return this.#settleQuestion(agentMessageSql.answerQuestion(id, answer), questionAnsweredEvent);
+  }
+
+  async expireQuestion(id: number, at: string): Promise<boolean> {
+    return this.#settleQuestion(agentMessageSql.closeQuestion(id, 'expired', at), questionClosedEvent);
+  }
+
+  async cancelQuestion(id: number, at: string): Promise<boolean> {
+    return this.#settleQuestion(agentMessageSql.closeQuestion(id, 'cancelled', at), questionClosedEvent);
+  }
+
+  /** A compare-and-set on an open question and its event, in one transaction (the UPDATE's row lock decides who wins). */
+  async #settleQuestion(update: Query, event: (question: QuestionRecord) => NewAuditEvent): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const row = await this.#get({ sql: `${update.sql} RETURNING *`, params: update.params }, client);
+      if (!row) return false;
+      await this.#run(sql.insertEvent(event(questionFromRow(row))), client);
+      return true;
+    });
   }
 
   /**

@@ -8,6 +8,9 @@ import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRo
 import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, sql, usageRowFrom, type Query } from './sql.js';
 import { SQLITE_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
+import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
+import { announceAgentMessage } from './local-announcements.js';
+import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type {
   AuditEventRecord,
@@ -228,6 +231,84 @@ export class SqliteStore implements Store {
 
   async listEvents(filter: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number } = {}): Promise<AuditEventRecord[]> {
     return this.#all(sql.listEvents(filter)).map(auditEventFromRow);
+  }
+
+  async addAgentMessage(input: NewAgentMessage): Promise<AgentMessageRecord> {
+    const result = this.#run(agentMessageSql.insertMessage(input));
+    const message = await this.getAgentMessage(Number(result.lastInsertRowid));
+    if (!message) throw new StoreError('the message was not saved');
+    announceAgentMessage(message);
+    return message;
+  }
+
+  async getAgentMessage(id: number): Promise<AgentMessageRecord | null> {
+    const row = this.#get(agentMessageSql.getMessage(id));
+    return row ? agentMessageFromRow(row) : null;
+  }
+
+  async listAgentMessages(filter: AgentMessageFilter = {}): Promise<AgentMessageRecord[]> {
+    return this.#all(agentMessageSql.listMessages(filter)).map(agentMessageFromRow);
+  }
+
+  async inboxFor(query: InboxQuery): Promise<AgentMessageRecord[]> {
+    return this.#all(agentMessageSql.inbox(query)).map(agentMessageFromRow);
+  }
+
+  async markMessagesDelivered(ids: readonly number[], delivery: { runId: RunId; at: string }): Promise<number[]> {
+    if (ids.length === 0) return [];
+    return this.#all(agentMessageSql.markDelivered(ids, delivery.runId, delivery.at))
+      .map((row) => Number(row.id))
+      .sort((a, b) => a - b);
+  }
+
+  async releaseMessageDelivery(ids: readonly number[], runId: RunId): Promise<void> {
+    if (ids.length > 0) this.#run(agentMessageSql.releaseDelivery(ids, runId));
+  }
+
+  async markMessagesRead(ids: readonly number[], at: string): Promise<number> {
+    return ids.length === 0 ? 0 : this.#run(agentMessageSql.markRead(ids, at)).changes;
+  }
+
+  async addQuestion(input: NewQuestion): Promise<QuestionRecord> {
+    return this.#db.transaction(() => {
+      const id = Number(this.#run(agentMessageSql.insertQuestion(input)).lastInsertRowid);
+      const row = this.#get(agentMessageSql.getQuestion(id));
+      if (!row) throw new StoreError('the question was not saved');
+      const question = questionFromRow(row);
+      this.#run(sql.insertEvent(questionAskedEvent(question)));
+      return question;
+    })();
+  }
+
+  async getQuestion(id: number): Promise<QuestionRecord | null> {
+    const row = this.#get(agentMessageSql.getQuestion(id));
+    return row ? questionFromRow(row) : null;
+  }
+
+  async listQuestions(filter: { state?: QuestionState; runId?: RunId; workItemId?: WorkItemId; limit?: number } = {}): Promise<QuestionRecord[]> {
+    return this.#all(agentMessageSql.listQuestions(filter)).map(questionFromRow);
+  }
+
+  async answerQuestion(id: number, answer: QuestionAnswer): Promise<boolean> {
+    return this.#settleQuestion(agentMessageSql.answerQuestion(id, answer), id, questionAnsweredEvent);
+  }
+
+  async expireQuestion(id: number, at: string): Promise<boolean> {
+    return this.#settleQuestion(agentMessageSql.closeQuestion(id, 'expired', at), id, questionClosedEvent);
+  }
+
+  async cancelQuestion(id: number, at: string): Promise<boolean> {
+    return this.#settleQuestion(agentMessageSql.closeQuestion(id, 'cancelled', at), id, questionClosedEvent);
+  }
+
+  /** Runs a compare-and-set on an open question and records its event, in one transaction. */
+  #settleQuestion(update: Query, id: number, event: (question: QuestionRecord) => NewAuditEvent): boolean {
+    return this.#db.transaction(() => {
+      if (this.#run(update).changes !== 1) return false;
+      const row = this.#get(agentMessageSql.getQuestion(id));
+      if (row) this.#run(sql.insertEvent(event(questionFromRow(row))));
+      return true;
+    })();
   }
 
   async appliedSchemaVersion(): Promise<number> {

@@ -9,6 +9,7 @@ import type {
 } from '../events/index.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import type { StoreChangeNotifier } from './change-notifications.js';
+import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 
 /**
  * The one interface every caller uses to read and write orchestrator state. SQLite implements it for one
@@ -73,6 +74,38 @@ export interface Store {
   listEvents(filter?: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
   /** The id of the newest audit event (0 when there is none): where a follower starts. */
   lastEventId(): Promise<number>;
+
+  // the agent message queue and questions for a person (src/store/agent-messages.ts)
+  /** Stores a message (undelivered, unread). On PostgreSQL its insert is announced (StoreChange `agent_message`). */
+  addAgentMessage(input: NewAgentMessage): Promise<AgentMessageRecord>;
+  getAgentMessage(id: number): Promise<AgentMessageRecord | null>;
+  /** Messages by run (sent, to, or delivered to it), work item, recipient kind; the newest `limit` (default 200), oldest first. */
+  listAgentMessages(filter?: AgentMessageFilter): Promise<AgentMessageRecord[]>;
+  /** A session's inbox: messages to its run, to its role on its work item, or to its work item; unread first, then oldest first. */
+  inboxFor(query: InboxQuery): Promise<AgentMessageRecord[]>;
+  /**
+   * Claims messages for `runId` (delivered_at, delivered_to_run) where no run got them yet; returns the ids it
+   * claimed, so that two sessions never both get one message.
+   */
+  markMessagesDelivered(ids: readonly number[], delivery: { runId: RunId; at: string }): Promise<number[]>;
+  /** Undoes a claim of `runId` that could not be delivered (the session took no more input). */
+  releaseMessageDelivery(ids: readonly number[], runId: RunId): Promise<void>;
+  /** Sets read_at where unset; returns how many changed. */
+  markMessagesRead(ids: readonly number[], at: string): Promise<number>;
+  /** An open question, with its `question.asked` audit event in the same transaction. */
+  addQuestion(input: NewQuestion): Promise<QuestionRecord>;
+  getQuestion(id: number): Promise<QuestionRecord | null>;
+  /** Oldest first; default limit 200. */
+  listQuestions(filter?: { state?: QuestionState; runId?: RunId; workItemId?: WorkItemId; limit?: number }): Promise<QuestionRecord[]>;
+  /**
+   * Answers the question only if it is still open (the first answer wins), with its `question.answered` event in the
+   * same transaction. Returns whether this call answered it.
+   */
+  answerQuestion(id: number, answer: QuestionAnswer): Promise<boolean>;
+  /** open → expired (its wait's limit passed), with a `question.expired` event. Returns whether it changed. */
+  expireQuestion(id: number, at: string): Promise<boolean>;
+  /** open → cancelled (its session ended), with a `question.cancelled` event. Returns whether it changed. */
+  cancelQuestion(id: number, at: string): Promise<boolean>;
 
   // several machines (src/store/cluster.ts): every time below is the database's clock
   /** The database's clock, UTC ISO-8601 with milliseconds (to age heartbeats without trusting this machine's clock). */

@@ -39,6 +39,13 @@ export async function psCommand(options: GlobalOptions & { all?: boolean; limit?
     if (!options.status) {
       ctx.stdout.write(`${paint.bold(`Active runs (${active.length})`)}\n`);
       ctx.stdout.write(active.length > 0 ? `${table(RUN_HEADERS, active.map(runRow))}\n\n` : paint.dim('none\n\n'));
+      // Runs waiting on a person (ask_human): said only when there are any, with how to answer.
+      const questions = await ctx.store.listQuestions({ state: 'open' });
+      if (questions.length > 0) {
+        ctx.stdout.write(`${paint.bold(`Waiting for you (${questions.length})`)}\n`);
+        for (const question of questions) ctx.stdout.write(`  question ${question.id} from run ${question.runId.slice(0, 12)}: ${question.text.replace(/\s+/g, ' ').slice(0, 160)}\n`);
+        ctx.stdout.write(paint.dim('  answer with: orchestrator answer <question> "…"\n\n'));
+      }
       ctx.stdout.write(`${paint.bold('Recent runs')}\n`);
     }
     ctx.stdout.write(recent.length > 0 ? `${table(RUN_HEADERS, recent.map(runRow))}\n` : paint.dim('none\n'));

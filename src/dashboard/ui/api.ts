@@ -27,11 +27,12 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string): Promise<T> {
+async function request<T>(method: string, path: string, payload?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (method !== 'GET') headers['x-orchestrator-request'] = '1';
-  const response = await fetch(path, { method, headers });
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(path, { method, headers, ...(payload !== undefined ? { body: JSON.stringify(payload) } : {}) });
   const body = (await response.json().catch(() => null)) as T | ApiErrorBody | null;
   if (!response.ok) {
     const error = (body as ApiErrorBody | null)?.error;
@@ -41,7 +42,7 @@ async function request<T>(method: string, path: string): Promise<T> {
 }
 
 export const getJson = <T>(path: string): Promise<T> => request<T>('GET', path);
-export const postJson = <T>(path: string): Promise<T> => request<T>('POST', path);
+export const postJson = <T>(path: string, body?: unknown): Promise<T> => request<T>('POST', path, body);
 
 export function query(params: Record<string, string | number | null | undefined>): string {
   const search = new URLSearchParams();

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ServerInfo } from '../api-types.js';
 import { getJson } from './api.js';
+import { MessagesPage } from './messages.js';
 import { NowPage } from './now-page.js';
 import { RunPage } from './run-page.js';
 import { RunsPage } from './runs-page.js';
@@ -9,7 +10,7 @@ import { UsagePage } from './usage-page.js';
 import { WorkItemsPage } from './work-items-page.js';
 import './styles.css';
 
-type Route = { page: 'now' } | { page: 'runs' } | { page: 'run'; id: string; speed: 'instant' | 1 | 10 | null } | { page: 'work-items' } | { page: 'usage' };
+type Route = { page: 'now' } | { page: 'runs' } | { page: 'run'; id: string; speed: 'instant' | 1 | 10 | null } | { page: 'work-items' } | { page: 'usage' } | { page: 'messages' };
 
 function parseRoute(hash: string): Route {
   const [path = '', search = ''] = hash.replace(/^#/, '').split('?');
@@ -22,6 +23,7 @@ function parseRoute(hash: string): Route {
   if (parts[0] === 'runs') return { page: 'runs' };
   if (parts[0] === 'work-items') return { page: 'work-items' };
   if (parts[0] === 'usage') return { page: 'usage' };
+  if (parts[0] === 'messages') return { page: 'messages' };
   return { page: 'now' };
 }
 
@@ -40,6 +42,7 @@ const NAV: [Route['page'], string, string][] = [
   ['runs', '#/runs', 'Runs'],
   ['work-items', '#/work-items', 'Work items'],
   ['usage', '#/usage', 'Usage'],
+  ['messages', '#/messages', 'Messages'],
 ];
 
 function App() {
@@ -78,6 +81,7 @@ function App() {
         {route.page === 'run' && <RunPage key={route.id} id={route.id} initialSpeed={route.speed} />}
         {route.page === 'work-items' && <WorkItemsPage />}
         {route.page === 'usage' && <UsagePage />}
+        {route.page === 'messages' && <MessagesPage />}
       </main>
     </div>
   );

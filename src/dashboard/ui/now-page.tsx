@@ -4,6 +4,7 @@ import { getJson } from './api.js';
 import { Card, Cost, ErrorBox, GridHead, RunCells, StatusBadge, StopButton, WaitInfo } from './components.js';
 import { duration, money, since, time, tokens, waitSummary } from './format.js';
 import { useLiveResource, useNow, type Reduction } from './live.js';
+import { QuestionsCard } from './messages.js';
 import { WorkersPanel, useWorkers } from './workers-panel.js';
 
 interface Notice {
@@ -118,7 +119,7 @@ function ActiveRow({ run, now, showHost }: { run: RunView; now: number; showHost
 export function NowPage() {
   const now = useNow();
   const [notices, setNotices] = useState<Notice[]>([]);
-  const { data, error } = useLiveResource<NowResponse>({
+  const { data, error, reload } = useLiveResource<NowResponse>({
     key: 'now',
     load: () => getJson<NowResponse>('/api/now'),
     reduce: (state, name, payload) => {
@@ -142,6 +143,7 @@ export function NowPage() {
   return (
     <div class="page">
       <ErrorBox error={error} />
+      {data && <QuestionsCard questions={data.questions} onAnswered={() => reload()} />}
       <Card title={`Active runs${data ? ` (${data.runs.length})` : ''}`}>
         {data === null ? (
           <p class="muted">loading…</p>

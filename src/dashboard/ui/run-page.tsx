@@ -4,6 +4,7 @@ import { getJson, query } from './api.js';
 import { AgentBadge, Card, Cost, ErrorBox, GridHead, StatusBadge, StopButton } from './components.js';
 import { duration, time, tokens } from './format.js';
 import { useLiveResource, type Reduction } from './live.js';
+import { AgentMessageList, MessageBox } from './messages.js';
 import { TimelineItem, toolNamesById } from './timeline.js';
 
 interface RunState {
@@ -99,7 +100,7 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
     if (follow && (active || playing)) bottom.current?.scrollIntoView({ block: 'end' });
   }, [shown.length, follow, active, playing]);
   if (data === null) return <div class="page">{error ? <ErrorBox error={error} /> : <p class="muted">loading run…</p>}</div>;
-  const { run, invocations, events, workItem } = data.detail;
+  const { run, invocations, events, workItem, agentMessages } = data.detail;
   const replaying = !active && speed !== 'live' && speed !== 'instant';
   const startReplay = (next: Speed) => {
     setSpeed(next);
@@ -155,6 +156,7 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
           <summary>prompt</summary>
           <pre>{run.prompt}</pre>
         </details>
+        {active && <MessageBox runId={run.id} onSent={() => reload()} />}
       </section>
 
       <Card
@@ -193,6 +195,12 @@ export function RunPage({ id, initialSpeed }: { id: string; initialSpeed: Speed 
         </ol>
         <div ref={bottom} />
       </Card>
+
+      {agentMessages.length > 0 && (
+        <Card title={`Messages (${agentMessages.length})`}>
+          <AgentMessageList messages={agentMessages} />
+        </Card>
+      )}
 
       <Card title={`Sessions (${invocations.length})`}>
         <table class="grid" data-table="invocations">

@@ -32,6 +32,7 @@ describe('sqlite specifics', () => {
       { version: 3, name: 'roadmap_warnings' },
       { version: 4, name: 'scheduler_waits' },
       { version: 5, name: 'workers' },
+      { version: 8, name: 'agent_messages' },
     ]);
     raw.close();
     await rm(dir, { recursive: true, force: true });
