@@ -48,6 +48,7 @@ export class Notifier {
   readonly #seen = new Set<string>();
   /** Work started by a bus listener and not awaited there: formatting, recording failures. close() waits for it. */
   readonly #background = new Set<Promise<void>>();
+  #preparing: Promise<void> = Promise.resolve();
   readonly #detach: (() => void)[] = [];
   readonly #following = new AbortController();
   #cursor = 0;
@@ -111,7 +112,12 @@ export class Notifier {
     if (this.#seen.size > REMEMBERED_KEYS) this.#seen.delete(this.#seen.values().next().value!);
     const targets = this.#options.webhooks.filter((hook) => hook.kinds.includes(notification.kind));
     if (targets.length === 0) return;
-    this.#inBackground(this.#prepare(notification, targets).catch((error: unknown) => this.#options.warn(`notifications: could not prepare a ${notification.kind} notification: ${redactText(String(error))}`)));
+    // One after the other, so that receivers get notifications in the order they happened (an item's lookup
+    // must not let a later budget notification overtake its done).
+    this.#preparing = this.#preparing
+      .then(() => this.#prepare(notification, targets))
+      .catch((error: unknown) => this.#options.warn(`notifications: could not prepare a ${notification.kind} notification: ${redactText(String(error))}`));
+    this.#inBackground(this.#preparing);
   }
 
   #inBackground(task: Promise<void>): void {

@@ -1,0 +1,106 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { WorkItemId } from '../../src/events/index.js';
+import { SqliteStore } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
+import { sessionEnv, useScriptedModel } from '../helpers/model.js';
+import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
+import { developerWriting, standardRoles } from '../helpers/role-scenarios.js';
+import { webhookReceiver } from '../helpers/webhook-receiver.js';
+
+const model = useScriptedModel();
+
+/** Fake credentials in the webhook paths, as Slack puts them: neither may appear anywhere but in the POSTs. */
+const GOOD_TOKEN = 'notifyFakeToken9f8e7d6c5b4a3921';
+const FAILING_TOKEN = 'failFakeToken1a2b3c4d5e6f7a8b';
+
+/** Every file of the SQLite database (main file, WAL, shared memory) as text, to grep for a secret. */
+function databaseText(root: string): string {
+  const dir = join(root, '.orchestrator');
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('orchestrator.db'))
+    .map((name) => readFileSync(join(dir, name)).toString('latin1'))
+    .join('\n');
+}
+
+describe('notifications (webhooks) from `orchestrator start`', () => {
+  it('posts done and blocked to a webhook; a failing webhook is retried and holds nothing up; the URLs stay secret', { timeout: 300_000 }, async () => {
+    await using good = await webhookReceiver();
+    // Every request fails: a 500, then a socket closed without an answer, alternately.
+    await using failing = await webhookReceiver((n) => (n % 2 === 1 ? { status: 500 } : 'close-socket'));
+    const goodUrl = `http://127.0.0.1:${good.port}/services/T0NOTIFY/B0NOTIFY/${GOOD_TOKEN}`;
+    const failingUrl = `http://127.0.0.1:${failing.port}/services/T0FAIL/B0FAIL/${FAILING_TOKEN}`;
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Slugify helper' }, { number: '2', title: 'Nothing' }]), {
+      config: {
+        retries: { maxAttempts: 1, baseDelayMs: 100, maxDelayMs: 500 },
+        notifications: {
+          // One URL from the environment (the recommended way), one written in the config file.
+          webhooks: [
+            { name: 'team-chat', urlEnv: 'NOTIFY_TEST_WEBHOOK_URL' },
+            { name: 'broken', url: failingUrl, events: ['done', 'blocked'] },
+          ],
+          maxAttempts: 3,
+          retryBaseDelayMs: 50,
+          retryMaxDelayMs: 200,
+        },
+      },
+    });
+    model.addScenarios([
+      developerWriting({ number: '1', file: 'src/slugify.js', content: 'export const slugify = (s) => s.toLowerCase();\n' }),
+      // PRIORITY 2's developer claims success and commits nothing: with one attempt allowed, the item is blocked.
+      { name: 'liar', match: { prompt: '^ROLE: code-developer\\nPRIORITY 2:' }, turns: [{ text: 'All done! IMPLEMENTED: everything' }] },
+      ...standardRoles,
+    ]);
+
+    const result = await runCli(['start', '--until-idle', '--no-dashboard'], { cwd: repo.path, env: sessionEnv(model, { NOTIFY_TEST_WEBHOOK_URL: goodUrl }), timeoutMs: 240_000 });
+
+    // The pipeline went its way: P-1 done although every POST to `broken` failed, P-2 blocked (hence exit 1).
+    const store = SqliteStore.open(join(repo.path, '.orchestrator', 'orchestrator.db'));
+    try {
+      expect((await store.listWorkItems()).map((item) => [item.id, item.state]), result.stderr).toEqual([
+        ['P-1', 'done'],
+        ['P-2', 'blocked'],
+      ]);
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toContain(`notifications: team-chat (http://127.0.0.1:${good.port}/…), broken (http://127.0.0.1:${failing.port}/…)`);
+
+      // The receiver got one JSON POST per notification, with a Slack-compatible `text` naming the item.
+      expect(good.received.every((hook) => hook.contentType?.startsWith('application/json') && hook.path === `/services/T0NOTIFY/B0NOTIFY/${GOOD_TOKEN}`)).toBe(true);
+      expect(good.received.map((hook) => hook.body.event).sort()).toEqual(['blocked', 'done']);
+      const done = good.received.find((hook) => hook.body.event === 'done')!.body;
+      expect(done.text).toBe('Done: PRIORITY 1 "Slugify helper" (P-1) is merged and marked complete');
+      expect(done.item).toMatchObject({ id: 'P-1', kind: 'priority', number: '1', title: 'Slugify helper', state: 'done' });
+      const blocked = good.received.find((hook) => hook.body.event === 'blocked')!.body;
+      expect(blocked.text).toMatch(/^Blocked: PRIORITY 2 "Nothing" \(P-2\) needs a person: code-developer failed 1 time\(s\); last: the code-developer reported success but /);
+      expect(blocked.item).toMatchObject({ id: 'P-2', state: 'blocked' });
+      expect(blocked.detail).toMatch(/^code-developer failed 1 time/);
+
+      // The failing receiver was retried: each of its two notifications was tried maxAttempts (3) times.
+      const attempts = (event: string) => failing.received.filter((hook) => hook.body.event === event).length;
+      expect(attempts('done')).toBeGreaterThanOrEqual(2);
+      expect(attempts('blocked')).toBeGreaterThanOrEqual(2);
+      // Given up: logged by name and host, and recorded as notify.failed with the redacted target.
+      const failures = (await store.listEvents({ limit: 1000 })).filter((event) => event.kind === 'notify.failed');
+      expect(failures.map((event) => [event.workItemId, event.data.webhook, event.data.target, event.data.notification]).sort()).toEqual([
+        ['P-1', 'broken', `http://127.0.0.1:${failing.port}/…`, 'done'],
+        ['P-2', 'broken', `http://127.0.0.1:${failing.port}/…`, 'blocked'],
+      ]);
+      expect(failures.every((event) => (event.data.attempts as number) >= 2)).toBe(true);
+      expect(result.stderr).toMatch(new RegExp(`notifications: webhook broken \\(http://127\\.0\\.0\\.1:${failing.port}/…\\): the blocked notification of P-2 was not delivered after \\d attempt\\(s\\): `));
+    } finally {
+      await store.close();
+    }
+
+    // Neither URL, nor its token alone, is in the database, the process output, or anything the model was sent
+    // (the sessions do not get the webhook's environment variable).
+    const places = { database: databaseText(repo.path), stdout: result.stdout, stderr: result.stderr, 'model requests': JSON.stringify(model.requests) };
+    // The grep can find what is there: the blocked reason is in the database, the prompts in the requests.
+    expect(places.database).toContain('code-developer failed 1 time(s)');
+    expect(places['model requests']).toContain('ROLE: code-developer');
+    for (const [place, text] of Object.entries(places)) {
+      for (const secret of [goodUrl, failingUrl, GOOD_TOKEN, FAILING_TOKEN]) expect(text.includes(secret), `${secret} in ${place}`).toBe(false);
+    }
+    expect(places['model requests']).not.toContain('NOTIFY_TEST_WEBHOOK_URL');
+  });
+});
