@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { WorkItemId } from '../../src/events/index.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
