@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { WorkItemDetailResponse } from '../api-types.js';
-import { followEvents, getJson } from './api.js';
+import { followEvents, getJson, type StreamState } from './api.js';
 
 /** Where the choice is kept (per browser: a person who said yes once is not asked on every visit). */
 const ENABLED_KEY = 'orchestrator-notify';
@@ -23,7 +23,7 @@ const itemHref = (id: string) => `#/work-items?item=${encodeURIComponent(id)}`;
  */
 export function noticeOf(name: string, data: unknown, itemTitle: string | null): BrowserNotice | null {
   const event = data as Record<string, unknown>;
-  const str = (key: string): string | null => (typeof event[key] === 'string' ? (event[key]) : null);
+  const str = (key: string): string | null => (typeof event[key] === 'string' ? event[key] : null);
   const item = str('workItemId');
   const label = item === null ? null : itemTitle ? `${item} ${itemTitle}` : item;
   if (name === 'work_item.transitioned' && item !== null) {
@@ -72,12 +72,17 @@ export function NotifyToggle() {
   const [permission, setPermission] = useState<Permission>(() => (typeof Notification === 'undefined' ? 'unsupported' : Notification.permission));
   const [enabled, setEnabled] = useState(() => localStorage.getItem(ENABLED_KEY) === 'on');
   const active = enabled && permission === 'granted';
+  const [stream, setStream] = useState<StreamState | null>(null);
   useEffect(() => {
-    if (!active) return;
+    if (!active) {
+      setStream(null);
+      return;
+    }
     return followEvents(
       {},
       {
         onSnapshotNeeded: () => {},
+        onState: setStream,
         onEvent: (name, data) => {
           if (noticeOf(name, data, null) === null) return;
           const item = (data as { workItemId?: unknown }).workItemId;
@@ -109,7 +114,7 @@ export function NotifyToggle() {
         ? 'Browser notifications on: questions waiting, items blocked or done, budgets reached. Click to turn off.'
         : 'Show a browser notification when a question waits for you, an item is blocked or done, or a budget is reached';
   return (
-    <button class={`notify-toggle${active ? ' on' : ''}`} data-notify-toggle={active ? 'on' : 'off'} title={title} disabled={permission === 'denied'} onClick={() => void toggle()}>
+    <button class={`notify-toggle${active ? ' on' : ''}`} data-notify-toggle={active ? 'on' : 'off'} data-notify-stream={stream ?? ''} title={title} disabled={permission === 'denied'} onClick={() => void toggle()}>
       {active ? '🔔 Notifying' : '🔕 Notify me'}
     </button>
   );
