@@ -103,3 +103,15 @@ describe('notifications (webhooks) from `orchestrator start`', () => {
     expect(places['model requests']).not.toContain('NOTIFY_TEST_WEBHOOK_URL');
   });
 });
+
+describe('webhooks in `orchestrator doctor`', () => {
+  it('lists each webhook by name and host, never its URL, and names a URL variable that is not set', async () => {
+    const url = `https://chat.example.test/services/T0DOC/B0DOC/${GOOD_TOKEN}`;
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Anything' }]), {
+      config: { notifications: { webhooks: [{ name: 'team-chat', urlEnv: 'DOCTOR_WEBHOOK_URL', events: ['question', 'blocked'] }, { name: 'ops', urlEnv: 'MISSING_WEBHOOK_URL' }] } },
+    });
+    const result = await runCli(['doctor'], { cwd: repo.path, env: sessionEnv(model, { DOCTOR_WEBHOOK_URL: url }) });
+    expect(result.stdout).toMatch(/! notifications\s+2 webhook\(s\)\n {2}team-chat → https:\/\/chat\.example\.test\/… \(question, blocked\)\n {2}ops → no URL \(question, blocked, done, budget\)\n {2}error: ops: the environment variable MISSING_WEBHOOK_URL is not set\n/);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(GOOD_TOKEN);
+  });
+});

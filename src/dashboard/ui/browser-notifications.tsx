@@ -115,7 +115,7 @@ export function NotifyToggle() {
         : 'Show a browser notification when a question waits for you, an item is blocked or done, or a budget is reached';
   return (
     <button class={`notify-toggle${active ? ' on' : ''}`} data-notify-toggle={active ? 'on' : 'off'} data-notify-stream={stream ?? ''} title={title} disabled={permission === 'denied'} onClick={() => void toggle()}>
-      {active ? '🔔 Notifying' : '🔕 Notify me'}
+      {active ? 'Notifying' : 'Notify me'}
     </button>
   );
 }
