@@ -1,9 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { EventBus } from '../../src/events/index.js';
+import { Notifier } from '../../src/notify/index.js';
+import { Supervisor } from '../../src/orchestrator/index.js';
+import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
-import { sessionEnv, useScriptedModel } from '../helpers/model.js';
+import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
 import { developerWriting, standardRoles } from '../helpers/role-scenarios.js';
 import { webhookReceiver } from '../helpers/webhook-receiver.js';
@@ -113,5 +117,59 @@ describe('webhooks in `orchestrator doctor`', () => {
     const result = await runCli(['doctor'], { cwd: repo.path, env: sessionEnv(model, { DOCTOR_WEBHOOK_URL: url }) });
     expect(result.stdout).toMatch(/! notifications\s+2 webhook\(s\)\n {2}team-chat → https:\/\/chat\.example\.test\/… \(question, blocked\)\n {2}ops → no URL \(question, blocked, done, budget\)\n {2}error: ops: the environment variable MISSING_WEBHOOK_URL is not set\n/);
     expect(`${result.stdout}${result.stderr}`).not.toContain(GOOD_TOKEN);
+  });
+});
+
+describe('a budget reached, notified', () => {
+  it('posts the day budget reached and the session stopped at its cap, each once', { timeout: 240_000 }, async () => {
+    await using receiver = await webhookReceiver();
+    await using repo = await pipelineRepo(roadmapOf([{ number: '1', title: 'Costly' }, { number: '2', title: 'Waiting' }]), {
+      config: { budgets: { perRunUsd: 5, perDayUsd: 0.05 }, concurrency: { maxRuns: 1 } },
+    });
+    const expensive = { input_tokens: 400_000, output_tokens: 2_000 };
+    model.addScenarios([
+      {
+        name: 'costly-architect',
+        match: { prompt: '^ROLE: architect\\nPRIORITY 1:' },
+        turns: [
+          { tools: [{ name: 'Bash', input: { command: 'echo thinking', description: 'think' } }], usage: expensive },
+          { tools: [{ name: 'Bash', input: { command: 'echo thinking more', description: 'think' } }], usage: expensive },
+          { text: 'never reached' },
+        ],
+      },
+      ...standardRoles,
+    ]);
+    // The supervisor in this process, as `start` runs it, with the notifier on its bus.
+    const config = await loadConfig({ repoRoot: repo.path, env: sessionEnv(model), overrides: {} });
+    const store = SqliteStore.open(join(repo.path, '.orchestrator', 'orchestrator.db'));
+    const bus = new EventBus((error) => {
+      throw error;
+    });
+    const writer = new MessageWriter(store);
+    const warnings: string[] = [];
+    const policy = { maxAttempts: 2, retryBaseDelayMs: 10, retryMaxDelayMs: 50, timeoutMs: 10_000, queueSize: 10 };
+    const notifier = await new Notifier({ bus, store, webhooks: [{ name: 'money', url: `http://127.0.0.1:${receiver.port}/budget`, target: 'http://127.0.0.1/…', kinds: ['budget'] }], policy, warn: (line) => warnings.push(line) }).start();
+    try {
+      const supervisor = new Supervisor({ config, store, bus, messages: writer, cliPath: cliPath(), untilIdle: true, signal: new AbortController().signal, pollIntervalMs: 100 });
+      await supervisor.prepare();
+      expect((await supervisor.run()).stoppedBy).toBe('budget');
+      await writer.close();
+      await notifier.close({ graceMs: 30_000 });
+      const [architect] = await store.listRuns({ agent: 'architect' });
+      expect(receiver.received.map((hook) => hook.body.event)).toEqual(['budget', 'budget']);
+      // Either may come first: the day's budget is seen by the scheduler's next pass, the run's by its step.
+      const run = receiver.received.find((hook) => hook.body.run !== null)?.body;
+      const day = receiver.received.find((hook) => hook.body.run === null)?.body;
+      // The session stopped at its cap ($0.05, the day's remainder), named with its item and run.
+      expect(run).toMatchObject({ item: { id: 'P-1', title: 'Costly' }, run: architect!.id });
+      expect(run!.text).toMatch(/^Budget reached \(PRIORITY 1 "Costly" \(P-1\)\): architect run /);
+      // Then the day: no new session until tomorrow.
+      expect(day).toMatchObject({ item: null, run: null });
+      expect(day!.text).toMatch(/^Budget reached: daily budget of \$0\.05 reached \(\$\d+\.\d{4} spent today\): no new sessions until tomorrow$/);
+      expect((await store.listEvents({ limit: 1000 })).filter((event) => event.kind === 'budget.reached').map((event) => event.data.scope).sort()).toEqual(['day', 'run']);
+      expect(warnings).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 });
