@@ -17,10 +17,12 @@ const boundaries = {
   'scripted-model': ['lib', 'scripted-model'],
   orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'queue', 'agents', 'orchestrator'],
   dashboard: ['lib', 'events', 'store', 'usage', 'dashboard'],
-  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'cli', 'demo'],
-  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli'],
+  // Webhooks: a bus subscriber like the dashboard; the cli starts it with the config's webhooks.
+  notify: ['lib', 'events', 'config', 'store', 'notify'],
+  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'notify', 'cli', 'demo'],
+  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'notify', 'demo', 'cli'],
   // The pipeline benchmark runs the orchestrator as `start` does (cli) on the demo's sample repository and scenarios.
-  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli', 'bench'],
+  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'notify', 'demo', 'cli', 'bench'],
 };
 const folders = Object.keys(boundaries);
 

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../lib/errors.js';
-import { registerSecretsFromEnv } from '../lib/redact.js';
-import { CONFIG_FILE_NAME, configSchema, type ConfigInput, type ResolvedConfig } from './schema.js';
+import { registerSecret, registerSecretsFromEnv } from '../lib/redact.js';
+import { CONFIG_FILE_NAME, NOTIFICATION_KINDS, configSchema, type Config, type ConfigInput, type ResolvedConfig, type ResolvedWebhook } from './schema.js';
 
 /** Flags given on the command line; undefined values are stripped so they never mask the file. */
 export type ConfigOverrides = {
@@ -56,9 +56,12 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (!parsed.success) throw configErrorFrom(parsed.error, usedFile ?? 'configuration');
   const config = parsed.data;
   const databasePath = isAbsolute(config.database.path) ? config.database.path : join(repoRoot, config.database.path);
-  const sessionEnv = buildSessionEnv(options.env, config.runtime.env);
+  const webhooks = resolveWebhooks(config.notifications.webhooks, options.env);
+  // A webhook URL is a secret of the orchestrator's, not the agents': sessions do not get its variable.
+  const webhookVariables = new Set(config.notifications.webhooks.flatMap((hook) => (hook.urlEnv === undefined ? [] : [hook.urlEnv])));
+  const sessionEnv = buildSessionEnv(options.env, config.runtime.env, webhookVariables);
   registerSecretsFromEnv(options.env);
-  return Object.freeze({ ...config, repoRoot, configFile: usedFile, databasePath, sessionEnv: Object.freeze(sessionEnv) });
+  return Object.freeze({ ...config, repoRoot, configFile: usedFile, databasePath, sessionEnv: Object.freeze(sessionEnv), webhooks: Object.freeze(webhooks) });
 }
 
 function envLayer(env: Record<string, string | undefined>): ConfigInput {
@@ -108,14 +111,48 @@ export function mergeLayers(...layers: unknown[]): Record<string, unknown> {
   return out;
 }
 
-/** The environment a session gets: ours (it needs HOME, PATH, ANTHROPIC_*), plus the config's extras. */
-function buildSessionEnv(env: Record<string, string | undefined>, extra: Record<string, string>): Record<string, string> {
+/** The environment a session gets: ours (it needs HOME, PATH, ANTHROPIC_*) minus `withheld`, plus the config's extras. */
+function buildSessionEnv(env: Record<string, string | undefined>, extra: Record<string, string>, withheld: ReadonlySet<string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && !withheld.has(key)) out[key] = value;
   // Keep sessions quiet on the network: no telemetry or update checks (notes §3.1).
   out.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC ??= '1';
   return { ...out, ...extra };
 }
+
+/**
+ * Reads each webhook's URL and registers it as a secret, so that it is redacted wherever text is (logs, the
+ * store, the dashboard). Besides the URL as written and as normalised, its path and query are registered when
+ * long enough to be a token (Slack's `/services/T…/B…/…`): an error that quotes only the path is masked too.
+ */
+export function resolveWebhooks(hooks: Config['notifications']['webhooks'], env: Record<string, string | undefined>): ResolvedWebhook[] {
+  return hooks.map((hook, index) => {
+    const name = hook.name ?? `webhook-${index + 1}`;
+    const events = hook.events ?? [...NOTIFICATION_KINDS];
+    const raw = hook.url ?? (hook.urlEnv === undefined ? undefined : env[hook.urlEnv]);
+    if (raw === undefined || raw === '') {
+      return { name, url: null, target: `$${hook.urlEnv ?? '?'}`, events, problem: `the environment variable ${hook.urlEnv ?? '?'} is not set` };
+    }
+    registerSecret(raw);
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      return { name, url: null, target: `$${hook.urlEnv ?? '?'}`, events, problem: `${hook.urlEnv ?? 'url'} does not hold a valid URL` };
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      return { name, url: null, target: `$${hook.urlEnv ?? '?'}`, events, problem: `${hook.urlEnv ?? 'url'} does not hold an http:// or https:// URL` };
+    }
+    registerSecret(parsed.href);
+    const pathAndQuery = `${parsed.pathname}${parsed.search}`;
+    if (pathAndQuery.length >= MIN_SECRET_PATH_CHARS) registerSecret(pathAndQuery);
+    if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
+    return { name, url: parsed.href, target: `${parsed.protocol}//${parsed.host}/…`, events, problem: null };
+  });
+}
+
+/** A webhook path at least this long is treated as a secret of its own (shorter ones, like `/hook`, are common words). */
+const MIN_SECRET_PATH_CHARS = 16;
 
 function configErrorFrom(error: z.ZodError, source: string): ConfigError {
   const issue = error.issues[0];

@@ -131,6 +131,46 @@ const pricingSchema = z.record(
   modelPriceSchema,
 );
 
+/** What can notify: a question waiting for a person, an item blocked, an item done, a budget reached. */
+export const NOTIFICATION_KINDS = ['question', 'blocked', 'done', 'budget'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+const webhookSchema = z
+  .object({
+    /** Shown in logs and `doctor` instead of the URL (a webhook URL is a secret). Default: webhook-<n>. */
+    name: z.string().min(1).max(60).optional(),
+    /** The URL (http or https). It is a secret: prefer `urlEnv`, so it stays out of the repository. */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    /** The environment variable that holds the URL (e.g. SLACK_WEBHOOK_URL). */
+    urlEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name (e.g. SLACK_WEBHOOK_URL)').optional(),
+    /** Which notifications this webhook gets; default: all. */
+    events: z.array(z.enum(NOTIFICATION_KINDS)).min(1).optional(),
+  })
+  .strict()
+  .refine((hook) => (hook.url === undefined) !== (hook.urlEnv === undefined), {
+    message: 'give exactly one of url and urlEnv (urlEnv keeps the secret URL out of the config file)',
+  });
+
+/**
+ * Webhooks: a JSON POST (`{"text": …}`, as Slack's incoming webhooks take it, plus structured fields) for each
+ * notification. Delivery never holds up the pipeline: a failed POST is retried with exponential backoff and jitter
+ * up to `maxAttempts`, then recorded as a `notify.failed` event.
+ */
+const notificationsSchema = z
+  .object({
+    webhooks: z.array(webhookSchema).default([]),
+    /** POSTs of one notification to one webhook, the first included. */
+    maxAttempts: z.number().int().min(1).max(20).default(5),
+    /** Delay before the first retry; doubled per retry (±20 % jitter), up to retryMaxDelayMs. */
+    retryBaseDelayMs: z.number().int().nonnegative().default(1_000),
+    retryMaxDelayMs: z.number().int().positive().default(60_000),
+    /** One POST's time limit. */
+    timeoutMs: z.number().int().positive().default(10_000),
+    /** Notifications waiting for delivery, per process; past it the oldest are dropped (and counted). */
+    queueSize: z.number().int().positive().default(200),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Branch finished work is merged into; default: the repository's current branch. */
@@ -174,6 +214,7 @@ export const configSchema = z
     workers: workersSchema.default(workersSchema.parse({})),
     git: gitSchema.default(gitSchema.parse({})),
     pricing: pricingSchema.default({}),
+    notifications: notificationsSchema.default(notificationsSchema.parse({})),
   })
   .strict();
 
@@ -188,6 +229,21 @@ export type ResolvedConfig = Readonly<Config> & {
   readonly databasePath: string;
   /** Environment passed to sessions (the orchestrator's, minus nothing: the CLI needs HOME, PATH and the API settings). */
   readonly sessionEnv: Readonly<Record<string, string>>;
+  /** `notifications.webhooks` with their URLs read (from `url` or the `urlEnv` variable); see ResolvedWebhook. */
+  readonly webhooks: readonly ResolvedWebhook[];
 };
+
+/** A configured webhook, its URL resolved. The URL is registered as a secret (redacted wherever text is redacted). */
+export interface ResolvedWebhook {
+  /** The configured name, or webhook-<n> (1-based). */
+  readonly name: string;
+  /** Null when `urlEnv` names a variable that is not set: the webhook is skipped, and `doctor` says why. */
+  readonly url: string | null;
+  /** What messages show instead of the URL: scheme and host only (`https://hooks.slack.com/…`). */
+  readonly target: string;
+  readonly events: readonly NotificationKind[];
+  /** Why `url` is null. */
+  readonly problem: string | null;
+}
 
 export const CONFIG_FILE_NAME = 'orchestrator.config.json';

@@ -172,6 +172,14 @@ export class StoreFeed {
       if (event.kind === 'work_item.transitioned' && event.workItemId && typeof event.data.from === 'string' && typeof event.data.to === 'string') {
         this.#bus.emit('work_item.transitioned', { workItemId: event.workItemId, from: event.data.from, to: event.data.to, reason: event.message, at: event.at });
       }
+      if (event.kind === 'budget.reached') {
+        const scope = event.data.scope === 'run' ? 'run' : 'day';
+        const limitUsd = typeof event.data.limitUsd === 'number' ? event.data.limitUsd : null;
+        this.#bus.emit('budget.reached', { scope, limitUsd, workItemId: event.workItemId, runId: event.runId, message: event.message, at: event.at });
+      }
+      if (event.kind === 'question.asked' && event.runId && typeof event.data.questionId === 'string') {
+        this.#bus.emit('question.asked', { questionId: event.data.questionId, runId: event.runId, workItemId: event.workItemId, text: typeof event.data.text === 'string' ? event.data.text : event.message });
+      }
       if (event.kind === 'orchestrator.notice') {
         const level = event.data.level === 'warn' || event.data.level === 'error' ? event.data.level : 'info';
         this.#bus.emit('orchestrator.notice', { level, message: event.message, at: event.at });

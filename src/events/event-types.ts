@@ -124,6 +124,27 @@ export interface PermissionDeniedEvent {
   at: string;
 }
 
+/**
+ * A spending limit stopped work: `day` (budgets.perDayUsd: no new session starts until tomorrow) or `run`
+ * (budgets.perRunUsd, or a session's share of the day: the CLI stopped that session).
+ */
+export interface BudgetReachedEvent {
+  scope: 'day' | 'run';
+  limitUsd: number | null;
+  workItemId: WorkItemId | null;
+  runId: RunId | null;
+  message: string;
+  at: string;
+}
+
+/** A session asked a person a question (ask_human) and waits for the answer. */
+export interface QuestionAskedEvent {
+  questionId: string;
+  runId: RunId;
+  workItemId: WorkItemId | null;
+  text: string;
+}
+
 /** The one typed event map. Every bus subscriber (store writer, dashboard SSE, terminal reporter) reads these. */
 export interface OrchestratorEvents {
   'run.queued': { runId: RunId; agent: string; workItemId: WorkItemId | null; at: string };
@@ -134,6 +155,8 @@ export interface OrchestratorEvents {
   'work_item.transitioned': WorkItemTransitionedEvent;
   'work_item.waiting': WorkItemWaitingEvent;
   'orchestrator.notice': { level: 'info' | 'warn' | 'error'; message: string; at: string };
+  'budget.reached': BudgetReachedEvent;
+  'question.asked': QuestionAskedEvent;
 }
 
 export type OrchestratorEventName = keyof OrchestratorEvents;

@@ -1,15 +1,20 @@
 /**
  * Removes secrets before anything reaches a log, the database or the dashboard. Two layers: values of
- * known secret environment variables are replaced wherever they appear, and anything shaped like an
- * Anthropic/OpenAI/GitHub key or a bearer token is masked even when we were not told about it.
+ * known secret environment variables (and registered values, such as webhook URLs) are replaced wherever they
+ * appear, and anything shaped like an Anthropic/OpenAI/GitHub key, a bearer token or a Slack/Discord/Teams
+ * webhook URL is masked even when we were not told about it.
  */
-const SECRET_ENV_NAMES = /(_KEY|_TOKEN|_SECRET|PASSWORD|_AUTH)$/i;
+const SECRET_ENV_NAMES = /(_KEY|_TOKEN|_SECRET|PASSWORD|_AUTH|WEBHOOK_URL)$/i;
 const SECRET_PATTERNS: readonly RegExp[] = [
   /sk-ant-[A-Za-z0-9_-]{8,}/g,
   /sk-[A-Za-z0-9_-]{16,}/g,
   /gh[pousr]_[A-Za-z0-9]{20,}/g,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]{16,}/gi,
   /(x-api-key["']?\s*[:=]\s*["']?)[^"'\s,}]{8,}/gi,
+  // Webhook URLs carry their credential in the path (Slack, Discord, Teams): masked even when not registered.
+  /(https:\/\/hooks\.slack\.com\/)[^\s"'<>]+/gi,
+  /(https:\/\/(?:[a-z0-9-]+\.)?discord(?:app)?\.com\/api\/webhooks\/)[^\s"'<>]+/gi,
+  /(https:\/\/[a-z0-9-]+\.webhook\.office\.com\/)[^\s"'<>]+/gi,
 ];
 export const REDACTED = '[REDACTED]';
 
@@ -54,7 +59,7 @@ export function redactValue<T>(value: T): T {
 
 /** Quick check used by hot paths: only strings that may contain a secret need a full redaction pass. */
 export function mayContainSecret(text: string): boolean {
-  if (/sk-|gh[pousr]_|bearer|api-key/i.test(text)) return true;
+  if (/sk-|gh[pousr]_|bearer|api-key|hooks\.slack\.com|\/api\/webhooks\/|webhook\.office\.com/i.test(text)) return true;
   for (const secret of knownSecrets) if (text.includes(secret)) return true;
   return false;
 }

@@ -124,7 +124,7 @@ export class RoleSessions {
       if (run.status === 'succeeded') return { ok: true, result };
       if (run.status === 'stopped' && signal.aborted) return { ok: false, reason: 'shutdown', transient: true };
       const reason = `${role} run ${run.id.slice(0, 12)} ${run.status}: ${run.errorMessage ?? 'no reason recorded'}`;
-      if (run.errorKind === 'budget' || /max_budget/.test(run.errorMessage ?? '')) throw new BudgetExceededError(reason);
+      if (run.errorKind === 'budget' || /max_budget/.test(run.errorMessage ?? '')) throw new BudgetExceededError(reason, { data: { runId: run.id, maxBudgetUsd: ticket.budget.maxBudgetUsd ?? null } });
       return { ok: false, reason, transient: isTransientFailure(run) };
     } finally {
       // The run's cost is in the store by now: the slot and the budget reservation go back.

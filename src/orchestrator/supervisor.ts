@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { architectPrompt, bugFixerPrompt, developerPrompt, reviewerPrompt, type AgentDefinition } from '../agents/index.js';
 import type { ResolvedConfig } from '../config/index.js';
-import type { EventBus, RunId, WorkItemId } from '../events/index.js';
+import type { BudgetReachedEvent, EventBus, RunId, WorkItemId } from '../events/index.js';
 import { BudgetExceededError, RoadmapParseError, StoppedError, errorMessage } from '../lib/errors.js';
 import { nowIso } from '../lib/time.js';
 import { RUN_MARKER_ENV, killRunProcesses } from '../runtime/index.js';
@@ -340,6 +340,7 @@ export class Supervisor {
         // Said once per process: the items keep their state and wait for tomorrow's budget.
         this.#budgetNoticeShown = true;
         this.#notice('warn', `${detail}: no new sessions until tomorrow`);
+        this.#budgetReached({ scope: 'day', limitUsd: this.#options.config.budgets.perDayUsd ?? null, workItemId: null, runId: null, message: `${detail}: no new sessions until tomorrow` });
       }
       await waitAll('budget', detail);
       // Held by running sessions: it frees when they end. Spent: nothing to wait for today.
@@ -612,6 +613,9 @@ export class Supervisor {
     if (error instanceof StoppedError || this.#options.signal.aborted) return;
     if (error instanceof BudgetExceededError) {
       this.#notice('warn', error.message);
+      const runId = typeof error.data?.runId === 'string' ? (error.data.runId as RunId) : null;
+      const limitUsd = typeof error.data?.maxBudgetUsd === 'number' ? error.data.maxBudgetUsd : null;
+      this.#budgetReached({ scope: 'run', limitUsd, workItemId: item.id, runId, message: error.message });
       this.#notBefore.set(item.id, Date.now() + 60 * 60 * 1000);
       return;
     }
@@ -629,6 +633,14 @@ export class Supervisor {
     const at = nowIso();
     this.#bus().emit('orchestrator.notice', { level, message, at });
     this.#options.store.appendEvent({ at, kind: 'orchestrator.notice', message, data: { level } }).catch(() => undefined);
+  }
+
+  /** A budget stopped work: for the bus (notifications) and the audit trail (dashboards and coordinators elsewhere). */
+  #budgetReached(event: Omit<BudgetReachedEvent, 'at'>): void {
+    const at = nowIso();
+    this.#bus().emit('budget.reached', { ...event, at });
+    const data = { scope: event.scope, limitUsd: event.limitUsd };
+    this.#options.store.appendEvent({ at, kind: 'budget.reached', runId: event.runId, workItemId: event.workItemId, message: event.message, data }).catch(() => undefined);
   }
 
   #bus(): EventBus {

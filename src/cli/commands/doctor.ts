@@ -17,6 +17,20 @@ type Check = DoctorCheck;
 const DOCTOR_ROADMAP_PROBLEMS = 20;
 
 /** The roadmap as `start` reads it: unreadable at all fails; problems and uncommitted edits are warnings. */
+/** The webhooks, by name and host only (their URLs are secrets), and any whose URL variable is not set. */
+function notificationsCheck(config: ResolvedConfig): Check {
+  const unresolved = config.webhooks.filter((hook) => hook.url === null);
+  const shown = config.webhooks.map((hook) => `${hook.name} → ${hook.url === null ? 'no URL' : hook.target} (${hook.events.join(', ')})`);
+  return {
+    name: 'notifications',
+    ok: true,
+    warning: unresolved.length > 0,
+    detail: `${config.webhooks.length} webhook(s)`,
+    lines: [...shown, ...unresolved.map((hook) => `error: ${hook.name}: ${hook.problem ?? 'no URL'}`)],
+    fix: 'Export the variable named by urlEnv in the environment `orchestrator start` runs in (the webhook is skipped until then).',
+  };
+}
+
 async function roadmapCheck(config: ResolvedConfig): Promise<Check> {
   const repo = new RepoOps(config.repoRoot);
   let branch: string;
@@ -105,6 +119,8 @@ export async function doctorCommand(options: GlobalOptions): Promise<number> {
   if (config) checks.push(await agentsCheck(config));
 
   if (config) checks.push(await roadmapCheck(config));
+
+  if (config && config.webhooks.length > 0) checks.push(notificationsCheck(config));
 
   const ui = dashboardUiDir();
   checks.push(

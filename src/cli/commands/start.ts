@@ -8,6 +8,7 @@ import type { RunningDashboard } from '../../dashboard/index.js';
 import { openContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { openDashboard, packageVersion } from './dashboard.js';
 import { openCoordinatorQueue } from '../coordinator-queue.js';
+import { NOTIFY_EXIT_GRACE_MS, openNotifications } from '../notifications.js';
 import { serveSessionJobs, workerCacheDir } from './worker.js';
 import { redactText } from '../../lib/redact.js';
 import { homedir } from 'node:os';
@@ -108,6 +109,9 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
           ctx.stderr.write(`local worker stopped: ${redactText(errorMessage(error))}\n`);
         })
       : null;
+  // Webhooks hear the bus from here on; delivery runs in the background and never holds the pipeline up.
+  const notifications = await openNotifications(ctx);
+  if (notifications) stdout.write(`${paint.bold('notifications')}: ${config.webhooks.filter((hook) => hook.url !== null).map((hook) => `${hook.name} (${hook.target})`).join(', ')}\n`);
   const running = new Map<RunId, number>();
   const detach = [
     options.quiet ? () => {} : attachTerminalReporter(bus, stdout, { cwdOf: () => null, prefixAgent: true }),
@@ -149,6 +153,8 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     for (const off of detach) off();
+    // Interrupted by a person: they are here, and waiting for a dead receiver would only delay the exit.
+    await notifications?.close({ graceMs: signals > 0 ? NOTIFY_EXIT_GRACE_MS / 5 : NOTIFY_EXIT_GRACE_MS });
     if (dashboard) await options.keepDashboardOpen?.(dashboard);
     await dashboard?.close();
   }

@@ -60,7 +60,7 @@ export interface StreamHandlers {
   onState?(state: StreamState): void;
 }
 
-const EVENT_NAMES = ['run.queued', 'run.started', 'run.activity', 'run.message', 'run.permission_denied', 'run.ended', 'work_item.transitioned', 'work_item.waiting', 'orchestrator.notice'];
+const EVENT_NAMES = ['run.queued', 'run.started', 'run.activity', 'run.message', 'run.permission_denied', 'run.ended', 'work_item.transitioned', 'work_item.waiting', 'orchestrator.notice', 'budget.reached', 'question.asked'];
 
 /**
  * Follows the orchestrator's event stream. The browser's EventSource reconnects by itself and sends

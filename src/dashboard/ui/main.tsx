@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ServerInfo } from '../api-types.js';
 import { getJson } from './api.js';
+import { NotifyToggle } from './browser-notifications.js';
 import { MessagesPage } from './messages.js';
 import { NowPage } from './now-page.js';
 import { RunPage } from './run-page.js';
@@ -10,7 +11,7 @@ import { UsagePage } from './usage-page.js';
 import { WorkItemsPage } from './work-items-page.js';
 import './styles.css';
 
-type Route = { page: 'now' } | { page: 'runs' } | { page: 'run'; id: string; speed: 'instant' | 1 | 10 | null } | { page: 'work-items' } | { page: 'usage' } | { page: 'messages' };
+type Route = { page: 'now' } | { page: 'runs' } | { page: 'run'; id: string; speed: 'instant' | 1 | 10 | null } | { page: 'work-items'; focus: string | null } | { page: 'usage' } | { page: 'messages' };
 
 function parseRoute(hash: string): Route {
   const [path = '', search = ''] = hash.replace(/^#/, '').split('?');
@@ -21,7 +22,7 @@ function parseRoute(hash: string): Route {
     return { page: 'run', id: decodeURIComponent(parts[1]), speed };
   }
   if (parts[0] === 'runs') return { page: 'runs' };
-  if (parts[0] === 'work-items') return { page: 'work-items' };
+  if (parts[0] === 'work-items') return { page: 'work-items', focus: new URLSearchParams(search).get('item') };
   if (parts[0] === 'usage') return { page: 'usage' };
   if (parts[0] === 'messages') return { page: 'messages' };
   return { page: 'now' };
@@ -68,6 +69,7 @@ function App() {
           ))}
         </nav>
         <span class="spacer" />
+        <NotifyToggle />
         {info && (
           <span class="muted small" title={`database ${info.database}`}>
             {info.repoRoot ?? ''} · {info.live ? <span class="live-badge">live</span> : <span title="no orchestrator in this process: showing the store">store only</span>}
@@ -79,7 +81,7 @@ function App() {
         {route.page === 'now' && <NowPage />}
         {route.page === 'runs' && <RunsPage />}
         {route.page === 'run' && <RunPage key={route.id} id={route.id} initialSpeed={route.speed} />}
-        {route.page === 'work-items' && <WorkItemsPage />}
+        {route.page === 'work-items' && <WorkItemsPage focus={route.focus} />}
         {route.page === 'usage' && <UsagePage />}
         {route.page === 'messages' && <MessagesPage />}
       </main>

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { DocumentResponse, RoadmapReadRecord, WorkItemDetailResponse, WorkItemsResponse, WorkItemView } from '../api-types.js';
 import { getJson } from './api.js';
 import { Card, Cost, ErrorBox, GridHead, StatusBadge, WaitInfo } from './components.js';
@@ -73,10 +73,10 @@ function Documents({ item }: { item: WorkItemView }) {
   );
 }
 
-function ItemRow({ item, open, onToggle }: { item: WorkItemView; open: boolean; onToggle: () => void }) {
+function ItemRow({ item, open, focused, onToggle }: { item: WorkItemView; open: boolean; focused: boolean; onToggle: () => void }) {
   return (
     <>
-      <tr data-work-item={item.id} class={open ? 'open' : ''}>
+      <tr data-work-item={item.id} class={`${open ? 'open' : ''}${focused ? ' focused' : ''}`}>
         <td>
           <button class="link" onClick={onToggle} aria-expanded={open}>
             {open ? '▾' : '▸'} {item.kind === 'bug' ? `BUG ${item.number}` : `PRIORITY ${item.number}`}
@@ -163,13 +163,20 @@ function reduceWorkItems(state: WorkItemsResponse, name: string, payload: unknow
   return name === 'work_item.transitioned' || name === 'run.started' || name === 'run.ended' || name === 'orchestrator.notice' ? 'reload' : state;
 }
 
-export function WorkItemsPage() {
-  const [open, setOpen] = useState<Set<string>>(new Set());
+/** `focus`: an item to open and scroll to (`#/work-items?item=P-1`, where a notification's click leads). */
+export function WorkItemsPage({ focus = null }: { focus?: string | null }) {
+  const [open, setOpen] = useState<Set<string>>(() => new Set(focus === null ? [] : [focus]));
   const { data, error } = useLiveResource<WorkItemsResponse>({
     key: 'work-items',
     load: () => getJson<WorkItemsResponse>('/api/work-items'),
     reduce: reduceWorkItems,
   });
+  const loaded = data !== null;
+  useEffect(() => {
+    if (focus === null) return;
+    setOpen((current) => (current.has(focus) ? current : new Set([...current, focus])));
+    if (loaded) document.querySelector(`tr[data-work-item="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: 'center' });
+  }, [focus, loaded]);
   const toggle = (id: string) =>
     setOpen((current) => {
       const next = new Set(current);
@@ -199,7 +206,7 @@ export function WorkItemsPage() {
             <GridHead columns={['item', 'title', 'state', 'waiting for', 'runs', 'branch', 'spec / review', 'cost', 'blocked reason']} numeric={['cost']} />
             <tbody>
               {(data?.items ?? []).map((item) => (
-                <ItemRow key={item.id} item={item} open={open.has(item.id)} onToggle={() => toggle(item.id)} />
+                <ItemRow key={item.id} item={item} open={open.has(item.id)} focused={item.id === focus} onToggle={() => toggle(item.id)} />
               ))}
             </tbody>
           </table>
