@@ -177,8 +177,9 @@ export class StoreFeed {
         const limitUsd = typeof event.data.limitUsd === 'number' ? event.data.limitUsd : null;
         this.#bus.emit('budget.reached', { scope, limitUsd, workItemId: event.workItemId, runId: event.runId, message: event.message, at: event.at });
       }
-      if (event.kind === 'question.asked' && event.runId && typeof event.data.questionId === 'string') {
-        this.#bus.emit('question.asked', { questionId: event.data.questionId, runId: event.runId, workItemId: event.workItemId, text: typeof event.data.text === 'string' ? event.data.text : event.message });
+      const questionId = event.data.questionId;
+      if (event.kind === 'question.asked' && event.runId && (typeof questionId === 'string' || typeof questionId === 'number')) {
+        this.#bus.emit('question.asked', { questionId: String(questionId), runId: event.runId, workItemId: event.workItemId, text: typeof event.data.text === 'string' ? event.data.text : event.message });
       }
       if (event.kind === 'orchestrator.notice') {
         const level = event.data.level === 'warn' || event.data.level === 'error' ? event.data.level : 'info';

@@ -63,7 +63,7 @@ export function notificationOf<K extends NotifyingEvent>(name: K, payload: Orche
  */
 export function notificationOfAuditEvent(event: AuditEventRecord): Notification | null {
   if (event.kind !== 'question.asked') return null;
-  const questionId = typeof event.data.questionId === 'string' ? event.data.questionId : null;
+  const questionId = typeof event.data.questionId === 'string' || typeof event.data.questionId === 'number' ? String(event.data.questionId) : null;
   if (questionId === null || event.runId === null) return null;
   const text = typeof event.data.text === 'string' ? event.data.text : event.message;
   return { kind: 'question', event: 'question.asked', at: event.at, workItemId: event.workItemId, runId: event.runId, questionId, detail: text, key: `question:${questionId}` };
