@@ -1,12 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, OrchestratorError, StoppedError } from '../../lib/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, errorMessage, OrchestratorError, StoppedError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
+import { nowIso } from '../../lib/time.js';
 import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
-import { assertQueueInstalled, runQueueWorker, type QueueLocation } from '../../queue/index.js';
+import { assertQueueInstalled, QueueUnreachableError, QueueWorkerStoppedError, runQueueWorker, type QueueLocation } from '../../queue/index.js';
 import { locateClaudeCli } from '../../runtime/index.js';
-import { SCHEMA_VERSION } from '../../store/index.js';
+import { ConnectionRetry, DEFAULT_MAX_BUFFERED, isConnectionError, MessageWriter, retryingStore, SCHEMA_VERSION } from '../../store/index.js';
 import { priceTable } from '../../usage/index.js';
 import { loadCommandConfig, openContextFor, type CommandContext, type GlobalOptions } from '../context.js';
 import { packageVersion } from './dashboard.js';
@@ -168,42 +170,99 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     },
     { once: true },
   );
+  // The sessions' writes outlive a lost database: each is retried (ConnectionRetry) while the sessions go on, their
+  // stream messages waiting in this writer's buffer; the heartbeat keeps the plain store (a failed beat is retried at
+  // the next interval, and the lease decides).
+  const retry = new ConnectionRetry({
+    onOutage: (error) => options.warn(`the database is out of reach (${errorMessage(error)}): running sessions go on, their writes wait and are retried; no new jobs until it is back`),
+    onRecovered: (outageMs) => options.warn(`the database is back (a write waited ${(outageMs / 1000).toFixed(1)} s): writing what waited`),
+  });
+  const sessionStore = retryingStore(ctx.store, retry);
+  const messages = new MessageWriter(sessionStore, {
+    onError: (error) => options.warn(`writing messages failed (will retry): ${String(error)}`),
+    onOverflow: () => options.warn(`the database has been out of reach for too long: ${DEFAULT_MAX_BUFFERED} messages are kept for it, later ones are dropped and counted until it is back`),
+    onDropsEnded: (droppedByRun) => {
+      for (const [runId, dropped] of droppedByRun) {
+        options.warn(`run ${runId}: ${dropped} stream message(s) were dropped while the database was out of reach`);
+        void sessionStore
+          .appendEvent({
+            at: nowIso(),
+            kind: MESSAGES_DROPPED_EVENT,
+            runId,
+            message: `${dropped} stream message(s) of this run were dropped on worker ${me.id} (${me.host}) while the database was out of reach (at most ${DEFAULT_MAX_BUFFERED} are kept)`,
+            data: { dropped, workerId: me.id, host: me.host, maxBuffered: DEFAULT_MAX_BUFFERED },
+          })
+          .catch((error: unknown) => options.warn(`could not record the dropped messages of run ${runId}: ${String(error)}`));
+      }
+    },
+  });
   const executor = new InProcessSessionExecutor({
-    store: ctx.store,
+    store: sessionStore,
     bus: ctx.bus,
-    messages: ctx.writer,
+    messages,
     cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH }),
     // Model credentials come from this machine's environment, never from a job.
     env: config.sessionEnv,
     prices: priceTable(config.pricing),
   });
+  const handler = workerJobHandler({
+    store: sessionStore,
+    executor,
+    workerId: me.id,
+    host: me.host,
+    version: options.version,
+    cacheDir: options.cacheDir,
+    stopSessions: stopSessions.signal,
+    onIncompatible: (error) => {
+      refused.error ??= error;
+      if (!drain.signal.aborted) {
+        void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
+        drain.abort(error);
+      }
+    },
+    onEvent: (event) => say(describe(event)),
+  });
   try {
-    await runQueueWorker({
-      ...options.location,
-      workerId: me.id,
-      concurrency: options.slots,
-      signal: drain.signal,
-      handler: workerJobHandler({
-        store: ctx.store,
-        executor,
-        workerId: me.id,
-        version: options.version,
-        cacheDir: options.cacheDir,
-        stopSessions: stopSessions.signal,
-        onIncompatible: (error) => {
-          refused.error ??= error;
-          if (!drain.signal.aborted) {
-            void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
-            drain.abort(error);
-          }
-        },
-        onEvent: (event) => say(describe(event)),
-      }),
-      onReady: () => say(`${me.id} on ${me.host} ready: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`),
-    });
+    // The queue library survives a lost connection by itself (idle slots fail to fetch and try again at each poll,
+    // its LISTEN reconnects with backoff), so no job is taken while the database is away. It stops its pool when
+    // it cannot record a job's completion or failure: the pool is then started again, with backoff.
+    for (let restarts = 0; !drain.signal.aborted; restarts++) {
+      try {
+        await runQueueWorker({
+          ...options.location,
+          workerId: me.id,
+          concurrency: options.slots,
+          signal: drain.signal,
+          handler,
+          onReady: () => {
+            say(`${me.id} on ${me.host} ${restarts > 0 ? 'ready again' : 'ready'}: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`);
+            restarts = 0;
+          },
+        });
+        break;
+      } catch (error) {
+        if (drain.signal.aborted || !isLostDatabase(error)) throw error;
+        const delayMs = Math.min(POOL_RESTART_MAX_MS, 1000 * 2 ** Math.min(restarts, 5));
+        options.warn(`the job queue's pool stopped (${errorMessage(error)}); starting it again in ${delayMs / 1000} s`);
+        await sleep(delayMs, undefined, { signal: drain.signal }).catch(() => undefined);
+      }
+    }
   } finally {
     await heartbeat.stop();
+    await messages.close();
+    if (messages.pending > 0) options.warn(`${messages.pending} stream message(s) could not be written before the worker stopped`);
     await ctx.store.setWorkerState(me.id, 'stopped').catch(() => undefined);
   }
   return { refused: refused.error, lost: heartbeat.lost.aborted ? (heartbeat.lost.reason as Error) : null };
+}
+
+/** The audit event a worker records on a run whose stream messages overflowed its buffer while the database was away. */
+export const MESSAGES_DROPPED_EVENT = 'run.messages_dropped';
+
+/** Longest wait before the queue's pool is started again after it stopped for want of the database. */
+const POOL_RESTART_MAX_MS = 30_000;
+
+/** The queue stopped because the database went away (not because of a schema, a version or a bug). */
+function isLostDatabase(error: unknown): boolean {
+  return error instanceof QueueUnreachableError || (error instanceof QueueWorkerStoppedError && isConnectionError(error.cause));
 }
