@@ -158,7 +158,11 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     store: ctx.store,
     workerId: me.id,
     intervalMs: config.workers.heartbeatSeconds * 1000,
-    onError: (error) => options.warn(`heartbeat failed (retrying): ${String(error)}`),
+    // One line when the heartbeat starts failing and one when it is back, not one per beat of an outage.
+    onError: (error, consecutive) => {
+      if (consecutive === 1) options.warn(`heartbeat failed (retrying every ${config.workers.heartbeatSeconds} s): ${String(error)}`);
+    },
+    onResumed: (failed) => options.warn(`heartbeat back after ${failed} failed beat${failed === 1 ? '' : 's'}`),
   }).start();
   heartbeat.lost.addEventListener(
     'abort',
