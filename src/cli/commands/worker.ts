@@ -178,6 +178,8 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
   // stream messages waiting in this writer's buffer; the heartbeat keeps the plain store (a failed beat is retried at
   // the next interval, and the lease decides).
   const retry = new ConnectionRetry({
+    // A second signal means "now": writes waiting for the database give up instead of holding the exit.
+    signal: stopSessions.signal,
     onOutage: (error) => options.warn(`the database is out of reach (${errorMessage(error)}): running sessions go on, their writes wait and are retried; no new jobs until it is back`),
     onRecovered: (outageMs) => options.warn(`the database is back (a write waited ${(outageMs / 1000).toFixed(1)} s): writing what waited`),
   });
