@@ -232,27 +232,18 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     // The queue library survives a lost connection by itself (idle slots fail to fetch and try again at each poll,
     // its LISTEN reconnects with backoff), so no job is taken while the database is away. It stops its pool when
     // it cannot record a job's completion or failure: the pool is then started again, with backoff.
-    for (let restarts = 0; !drain.signal.aborted; restarts++) {
-      try {
-        await runQueueWorker({
+    await restartOnLostDatabase(
+      (restarts) =>
+        runQueueWorker({
           ...options.location,
           workerId: me.id,
           concurrency: options.slots,
           signal: drain.signal,
           handler,
-          onReady: () => {
-            say(`${me.id} on ${me.host} ${restarts > 0 ? 'ready again' : 'ready'}: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`);
-            restarts = 0;
-          },
-        });
-        break;
-      } catch (error) {
-        if (drain.signal.aborted || !isLostDatabase(error)) throw error;
-        const delayMs = Math.min(POOL_RESTART_MAX_MS, 1000 * 2 ** Math.min(restarts, 5));
-        options.warn(`the job queue's pool stopped (${errorMessage(error)}); starting it again in ${delayMs / 1000} s`);
-        await sleep(delayMs, undefined, { signal: drain.signal }).catch(() => undefined);
-      }
-    }
+          onReady: () => say(`${me.id} on ${me.host} ${restarts > 0 ? 'ready again' : 'ready'}: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`),
+        }),
+      { signal: drain.signal, onRestart: (error, delayMs) => options.warn(`the job queue's pool stopped (${errorMessage(error)}); starting it again in ${delayMs / 1000} s`) },
+    );
   } finally {
     await heartbeat.stop();
     await messages.close();
@@ -265,8 +256,33 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
 /** The audit event a worker records on a run whose stream messages overflowed its buffer while the database was away. */
 export const MESSAGES_DROPPED_EVENT = 'run.messages_dropped';
 
-/** Longest wait before the queue's pool is started again after it stopped for want of the database. */
-const POOL_RESTART_MAX_MS = 30_000;
+/**
+ * Runs the queue's pool (`runPool`, given how many times it was started again) until it ends by a drain, starting
+ * it again after each stop for want of the database, with backoff: `baseDelayMs` (1 s) doubling to `maxDelayMs`
+ * (30 s), from the base again once a pool runs longer than the longest wait. Any other failure is thrown; an
+ * aborted `signal` (a drain) ends the waiting.
+ */
+export async function restartOnLostDatabase(
+  runPool: (restarts: number) => Promise<void>,
+  options: { signal: AbortSignal; onRestart?: (error: unknown, delayMs: number) => void; baseDelayMs?: number; maxDelayMs?: number },
+): Promise<void> {
+  const base = options.baseDelayMs ?? 1000;
+  const cap = options.maxDelayMs ?? 30_000;
+  let failuresInARow = 0;
+  for (let restarts = 0; !options.signal.aborted; restarts++) {
+    const startedAt = Date.now();
+    try {
+      await runPool(restarts);
+      return;
+    } catch (error) {
+      if (options.signal.aborted || !isLostDatabase(error)) throw error;
+      failuresInARow = Date.now() - startedAt > cap ? 1 : failuresInARow + 1;
+      const delayMs = Math.min(cap, base * 2 ** Math.min(failuresInARow - 1, 10));
+      options.onRestart?.(error, delayMs);
+      await sleep(delayMs, undefined, { signal: options.signal }).catch(() => undefined);
+    }
+  }
+}
 
 /** The queue stopped because the database went away (not because of a schema, a version or a bug). */
 function isLostDatabase(error: unknown): boolean {
