@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { JsonObject, JsonValue } from '../events/index.js';
 import { formatDuration } from '../lib/time.js';
-import type { InvocationRecord, RunSummary } from '../store/index.js';
+import type { InvocationRecord, RunSummary, RunWorker } from '../store/index.js';
 
 const useColor = (stream: NodeJS.WriteStream): boolean => stream.isTTY === true && !('NO_COLOR' in process.env);
 export interface Paint {
@@ -114,7 +114,12 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
-export function runRow(run: RunSummary): string[] {
+/** Where a run ran: its host, and the worker's id (as `orchestrator workers` shortens it) when a worker took it. */
+export function runPlace(run: Pick<RunSummary, 'host'>, worker: RunWorker | undefined): string {
+  return worker ? `${run.host} (worker ${worker.workerId.slice(0, 12)})` : run.host;
+}
+
+export function runRow(run: RunSummary, worker?: RunWorker): string[] {
   const end = run.endedAt ? Date.parse(run.endedAt) : Date.now();
   const start = run.startedAt ? Date.parse(run.startedAt) : Date.parse(run.createdAt);
   return [
@@ -122,6 +127,7 @@ export function runRow(run: RunSummary): string[] {
     run.agent,
     run.status,
     run.pid === null ? '-' : String(run.pid),
+    runPlace(run, worker),
     run.createdAt.replace('T', ' ').slice(0, 19),
     formatDuration(Math.max(0, end - start)),
     (run.inputTokens + run.outputTokens).toLocaleString('en-US'),
@@ -129,7 +135,7 @@ export function runRow(run: RunSummary): string[] {
     oneLine(run.errorMessage ?? run.prompt, 50),
   ];
 }
-export const RUN_HEADERS = ['RUN', 'AGENT', 'STATUS', 'PID', 'CREATED (UTC)', 'ELAPSED', 'TOKENS', 'COST', 'TASK / ERROR'];
+export const RUN_HEADERS = ['RUN', 'AGENT', 'STATUS', 'PID', 'HOST', 'CREATED (UTC)', 'ELAPSED', 'TOKENS', 'COST', 'TASK / ERROR'];
 
 export function sumInvocations(invocations: readonly InvocationRecord[]): { inputTokens: number; outputTokens: number; cacheTokens: number; costUsd: number; costEstimated: boolean } {
   let inputTokens = 0;

@@ -154,6 +154,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
       onSpawn: (pid) => {
         const at = nowIso();
         markedRunning = store.markRunRunning(runId, { pid, startedAt: at });
+        // Awaited after the session; until then a failure (the database out of reach) must not count as unhandled.
+        markedRunning.catch(() => undefined);
         bus.emit('run.started', { runId, invocationId, agent: agent.name, pid, at });
       },
       onMessage: (message, receivedAt, line) => {
@@ -179,7 +181,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
         const at = nowIso();
         const input = redactValue(request.input);
         bus.emit('run.permission_denied', { runId, invocationId, toolName: request.toolName, reason: decision.message, input, at });
-        void store.appendEvent({ at, kind: 'permission.denied', runId, workItemId: options.workItemId ?? null, message: `${request.toolName}: ${decision.message}`, data: { tool: request.toolName, input } });
+        // The denial is also in the invocation's permission_denials; a lost audit row must not end the process.
+        store.appendEvent({ at, kind: 'permission.denied', runId, workItemId: options.workItemId ?? null, message: `${request.toolName}: ${decision.message}`, data: { tool: request.toolName, input } }).catch(() => undefined);
       },
     });
   } catch (error) {

@@ -41,8 +41,13 @@ export interface WorkerHeartbeatOptions {
   intervalMs: number;
   /** Stops the heartbeat (the worker is shutting down). */
   signal?: AbortSignal;
-  /** A heartbeat that failed (the database is unreachable): the next one is tried at the next interval. */
-  onError?: (error: unknown) => void;
+  /**
+   * A heartbeat that failed (the database is unreachable): the next one is tried at the next interval.
+   * `consecutive` counts the failures in a row, this one included (1: the first of an outage).
+   */
+  onError?: (error: unknown, consecutive: number) => void;
+  /** The first heartbeat accepted after `failed` failures in a row. */
+  onResumed?: (failed: number) => void;
 }
 
 /**
@@ -57,6 +62,7 @@ export class WorkerHeartbeat {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #stopped = false;
+  #failuresInARow = 0;
   /** Heartbeats the database accepted. */
   beats = 0;
 
@@ -80,6 +86,11 @@ export class WorkerHeartbeat {
   /** One heartbeat now; the worker's state afterwards (null: no such worker). */
   async beat(): Promise<WorkerState | null> {
     const state = await this.#options.store.heartbeatWorker(this.#options.workerId);
+    if (this.#failuresInARow > 0) {
+      const failed = this.#failuresInARow;
+      this.#failuresInARow = 0;
+      this.#options.onResumed?.(failed);
+    }
     if (state === 'active' || state === 'draining') this.beats++;
     else if (!this.#lost.signal.aborted) {
       this.#lost.abort(new WorkerLostError(this.#options.workerId, state));
@@ -105,7 +116,8 @@ export class WorkerHeartbeat {
       this.#inFlight = this.beat().then(
         () => this.#schedule(),
         (error: unknown) => {
-          this.#options.onError?.(error);
+          this.#failuresInARow++;
+          this.#options.onError?.(error, this.#failuresInARow);
           this.#schedule();
         },
       );

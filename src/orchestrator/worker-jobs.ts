@@ -2,10 +2,10 @@ import { OrchestratorError, StoppedError } from '../lib/errors.js';
 import type { SessionJob as QueuedJob, SessionJobHandler } from '../queue/index.js';
 import { TERMINAL_RUN_STATUSES, type RunId, type RunStatus } from '../events/index.js';
 import { newSortableId } from '../lib/ids.js';
-import { SCHEMA_VERSION, type Store } from '../store/index.js';
+import { nowIso } from '../lib/time.js';
+import { RUN_WORKER_EVENT, SCHEMA_VERSION, type Store } from '../store/index.js';
 import type { InProcessSessionExecutor, SessionJob } from './session-executor.js';
 import { priceTable } from '../usage/index.js';
-import { nowIso } from '../lib/time.js';
 import { closeOpenInvocations } from './open-invocations.js';
 import { parseRemoteSessionPayload, runRemoteSession, type RemoteSessionPayload } from './worker-session.js';
 
@@ -31,6 +31,8 @@ export interface WorkerJobHandlerOptions {
   store: Store;
   executor: InProcessSessionExecutor;
   workerId: string;
+  /** This worker's host name, as registered (recorded on each run it takes). */
+  host: string;
   /** This worker's package version (compared with the job's coordinatorVersion). */
   version: string;
   cacheDir: string;
@@ -72,6 +74,15 @@ export function workerJobHandler(options: WorkerJobHandlerOptions): SessionJobHa
     const remote = job.attempts > 1 ? { ...payload.remoteSession, runId: newSortableId() as RunId } : payload.remoteSession;
     const base = { jobId: job.id, runId: remote.runId, workItemId: payload.workItemId, role: payload.role };
     await options.store.startWorkerJob({ workerId: options.workerId, jobId: job.id, runId: remote.runId, workItemId: remote.session.workItemId });
+    // The run's worker, for good: the job row above goes when the job ends; this event stays (`ps`, `show`).
+    await options.store.appendEvent({
+      at: nowIso(),
+      kind: RUN_WORKER_EVENT,
+      runId: remote.runId,
+      workItemId: remote.session.workItemId,
+      message: `runs on worker ${options.workerId} (${options.host}), job ${job.id}${job.attempts > 1 ? `, start ${job.attempts}` : ''}`,
+      data: { workerId: options.workerId, host: options.host, jobId: job.id, attempts: job.attempts },
+    });
     options.onEvent?.({ kind: 'started', ...base, attempts: job.attempts });
     const signal = AbortSignal.any([queueSignal, options.stopSessions]);
     try {

@@ -3,6 +3,7 @@ export * from './cluster.js';
 export { LISTED_WORKER_STATES, viewWorkers, type WorkerFlag, type WorkerView } from './worker-health.js';
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_BUFFERED, MessageWriter, type MessageWriterOptions } from './message-writer.js';
 export { openStore } from './open-store.js';
+export { ConnectionRetry, DEFAULT_STORE_RETRY_MS, isConnectionError, retryingStore, type StoreRetryOptions } from './retrying-store.js';
 export { PostgresStore, redactUrl, type ChangeListenerSettings } from './postgres-store.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 export { SqliteStore } from './sqlite-store.js';

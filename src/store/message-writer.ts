@@ -1,4 +1,4 @@
-import type { MessageRecord } from '../events/index.js';
+import type { MessageRecord, RunId } from '../events/index.js';
 import type { Store } from './store.js';
 
 /**
@@ -20,6 +20,11 @@ export interface MessageWriterOptions {
    */
   maxBuffered?: number;
   onOverflow?: (dropped: number) => void;
+  /**
+   * The first successful write after records were dropped, with the records each run lost during that outage (so
+   * the caller can record the loss on each run, now that the database takes writes again).
+   */
+  onDropsEnded?: (droppedByRun: ReadonlyMap<RunId, number>) => void;
   /** First retry of a failed write after this long, doubling up to `retryMaxMs`. */
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -42,6 +47,8 @@ export class MessageWriter {
   #flushing: Promise<void> | null = null;
   #written = 0;
   #dropped = 0;
+  /** Records dropped per run since the last successful write. */
+  #droppedByRun = new Map<RunId, number>();
   #overflowing = false;
   #failures = 0;
   #retry: NodeJS.Timeout | null = null;
@@ -73,6 +80,7 @@ export class MessageWriter {
     if (this.#closed) throw new Error('MessageWriter is closed');
     if (this.#buffer.length >= (this.#options.maxBuffered ?? DEFAULT_MAX_BUFFERED)) {
       this.#dropped += 1;
+      this.#droppedByRun.set(record.runId, (this.#droppedByRun.get(record.runId) ?? 0) + 1);
       if (!this.#overflowing) {
         this.#overflowing = true;
         this.#options.onOverflow?.(this.#dropped);
@@ -124,6 +132,11 @@ export class MessageWriter {
       await this.#flushing;
       this.#failures = 0;
       this.#overflowing = false;
+      if (this.#droppedByRun.size > 0) {
+        const dropped = this.#droppedByRun;
+        this.#droppedByRun = new Map();
+        this.#options.onDropsEnded?.(dropped);
+      }
     } catch (error) {
       this.#onError(error);
       this.#scheduleRetry();

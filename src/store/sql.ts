@@ -1,6 +1,6 @@
 import { payloadJsonOf, type MessageRecord, type RunId, type WorkItemId } from '../events/index.js';
-import { WORK_ITEM_COLUMNS, usageKeyExpression, type Row } from './rows.js';
-import type { FinishInvocation, FinishRun, NewAuditEvent, NewInvocation, NewRun, NewWorkItem, RoadmapReadRecord, RunFilter, UsageQuery, UsageRow, WorkItemPatch } from './store.js';
+import { WORK_ITEM_COLUMNS, auditEventFromRow, usageKeyExpression, type Row } from './rows.js';
+import type { FinishInvocation, FinishRun, NewAuditEvent, NewInvocation, NewRun, NewWorkItem, RoadmapReadRecord, RunFilter, RunWorker, UsageQuery, UsageRow, WorkItemPatch } from './store.js';
 
 /**
  * The SQL both stores run, written once with `?` placeholders (the PostgreSQL store numbers them). Only what
@@ -201,7 +201,25 @@ export const sql = {
     }
     return { sql: `SELECT * FROM events WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT ?`, params: [...params, filter.limit ?? 1000] };
   },
+  /** Audit events of one kind on these runs, oldest first (at most a few hundred ids per query). */
+  eventsOfRuns: (kind: string, runIds: readonly RunId[]): Query => ({
+    sql: `SELECT * FROM events WHERE kind = ? AND run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY id`,
+    params: [kind, ...runIds],
+  }),
 };
+
+/** How many run ids one `eventsOfRuns` query takes (SQLite's older builds allow 999 parameters). */
+export const RUN_IDS_PER_QUERY = 500;
+
+/** The worker of each run, from its RUN_WORKER_EVENT rows (oldest first: a later one wins). */
+export function runWorkersFrom(rows: readonly Row[]): Map<RunId, RunWorker> {
+  const workers = new Map<RunId, RunWorker>();
+  for (const event of rows.map(auditEventFromRow)) {
+    const { workerId, host } = event.data;
+    if (event.runId !== null && typeof workerId === 'string' && typeof host === 'string') workers.set(event.runId, { runId: event.runId, workerId, host });
+  }
+  return workers;
+}
 
 export function usageRowFrom(row: Row): UsageRow {
   return {

@@ -6,12 +6,13 @@ import type { InvocationId, MessageRecord, RunId, WorkItemId } from '../events/i
 import { StoreError } from '../lib/errors.js';
 import { auditEventFromRow, invocationFromRow, messageFromRow, roadmapReadFromRow, runFromRow, summaryOf, totalsFromInvocationRows, workItemFromRow, type Row } from './rows.js';
 import { MIGRATIONS } from './schema.js';
-import { latestEventByRun, sql, usageRowFrom, type Query } from './sql.js';
+import { latestEventByRun, RUN_IDS_PER_QUERY, runWorkersFrom, sql, usageRowFrom, type Query } from './sql.js';
 import { SQLITE_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
 import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
 import { announceAgentMessage } from './local-announcements.js';
 import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
+import { RUN_WORKER_EVENT } from './store.js';
 import type {
   AuditEventRecord,
   FinishInvocation,
@@ -26,6 +27,7 @@ import type {
   RunFilter,
   RunRecord,
   RunSummary,
+  RunWorker,
   Store,
   UsageQuery,
   UsageRow,
@@ -223,6 +225,12 @@ export class SqliteStore implements Store {
     const row = this.#get(sql.getEvent(Number(result.lastInsertRowid)));
     if (!row) throw new StoreError('event was not saved');
     return auditEventFromRow(row);
+  }
+
+  async runWorkers(runIds: readonly RunId[]): Promise<Map<RunId, RunWorker>> {
+    const rows: Row[] = [];
+    for (let start = 0; start < runIds.length; start += RUN_IDS_PER_QUERY) rows.push(...(this.#all(sql.eventsOfRuns(RUN_WORKER_EVENT, runIds.slice(start, start + RUN_IDS_PER_QUERY)))));
+    return runWorkersFrom(rows);
   }
 
   async lastEventId(): Promise<number> {

@@ -74,6 +74,11 @@ export interface Store {
   listEvents(filter?: { workItemId?: WorkItemId; runId?: RunId; afterId?: number; limit?: number }): Promise<AuditEventRecord[]>;
   /** The id of the newest audit event (0 when there is none): where a follower starts. */
   lastEventId(): Promise<number>;
+  /**
+   * The worker each of these runs ran on, for the runs a worker took (from the RUN_WORKER_EVENT it recorded when it
+   * started the run; runs of this process are absent).
+   */
+  runWorkers(runIds: readonly RunId[]): Promise<Map<RunId, RunWorker>>;
 
   // the agent message queue and questions for a person (src/store/agent-messages.ts)
   /** Stores a message (undelivered, unread). On PostgreSQL its insert is announced (StoreChange `agent_message`). */
@@ -395,6 +400,16 @@ export interface NewAuditEvent {
   workItemId?: WorkItemId | null;
   message: string;
   data?: JsonObject;
+}
+
+/** The audit event a worker records on each run it starts, naming itself and its host (data: workerId, host, jobId, attempts). */
+export const RUN_WORKER_EVENT = 'run.worker_started';
+
+/** Which worker ran a run, and where. */
+export interface RunWorker {
+  runId: RunId;
+  workerId: string;
+  host: string;
 }
 
 export interface AuditEventRecord {

@@ -3,9 +3,9 @@ import { isTerminalRunStatus, type MessageRecord, type RunStatus } from '../../e
 import { RunNotFoundError, UsageError } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
 import { reconcileOrphanedRuns, stopRun } from '../../orchestrator/index.js';
-import { summarizeRun, type RunRecord, type Store } from '../../store/index.js';
+import { summarizeRun, type RunRecord, type RunSummary, type Store } from '../../store/index.js';
 import { openContext, type GlobalOptions } from '../context.js';
-import { RUN_HEADERS, formatCost, formatStreamMessage, painter, runRow, sumInvocations, table } from '../format.js';
+import { RUN_HEADERS, formatCost, formatStreamMessage, painter, runPlace, runRow, sumInvocations, table } from '../format.js';
 import { priceTable } from '../../usage/index.js';
 
 async function findRunOrThrow(store: Store, ref: string): Promise<RunRecord> {
@@ -31,14 +31,17 @@ export async function psCommand(options: GlobalOptions & { all?: boolean; limit?
     const recent = options.status
       ? await ctx.store.listRuns({ statuses, limit: options.limit ?? 20 })
       : (await ctx.store.listRuns({ limit: options.all ? (options.limit ?? 1000) : (options.limit ?? 10) })).filter((run) => !['queued', 'running'].includes(run.status));
+    const workers = await ctx.store.runWorkers([...active, ...recent].map((run) => run.id));
+    const row = (run: RunSummary) => runRow(run, workers.get(run.id));
     if (options.json) {
-      ctx.stdout.write(`${JSON.stringify({ active, recent }, null, 2)}\n`);
+      const withWorker = (run: RunSummary) => ({ ...run, workerId: workers.get(run.id)?.workerId ?? null });
+      ctx.stdout.write(`${JSON.stringify({ active: active.map(withWorker), recent: recent.map(withWorker) }, null, 2)}\n`);
       return 0;
     }
     const paint = painter(ctx.stdout);
     if (!options.status) {
       ctx.stdout.write(`${paint.bold(`Active runs (${active.length})`)}\n`);
-      ctx.stdout.write(active.length > 0 ? `${table(RUN_HEADERS, active.map(runRow))}\n\n` : paint.dim('none\n\n'));
+      ctx.stdout.write(active.length > 0 ? `${table(RUN_HEADERS, active.map(row))}\n\n` : paint.dim('none\n\n'));
       // Runs waiting on a person (ask_human): said only when there are any, with how to answer.
       const questions = await ctx.store.listQuestions({ state: 'open' });
       if (questions.length > 0) {
@@ -48,7 +51,7 @@ export async function psCommand(options: GlobalOptions & { all?: boolean; limit?
       }
       ctx.stdout.write(`${paint.bold('Recent runs')}\n`);
     }
-    ctx.stdout.write(recent.length > 0 ? `${table(RUN_HEADERS, recent.map(runRow))}\n` : paint.dim('none\n'));
+    ctx.stdout.write(recent.length > 0 ? `${table(RUN_HEADERS, recent.map(row))}\n` : paint.dim('none\n'));
     return 0;
   } finally {
     await ctx.close();
@@ -61,8 +64,9 @@ export async function showCommand(ref: string, options: GlobalOptions & { json?:
   try {
     const run = await findRunOrThrow(ctx.store, ref);
     const invocations = await ctx.store.listInvocations(run.id);
+    const worker = (await ctx.store.runWorkers([run.id])).get(run.id);
     if (options.json) {
-      ctx.stdout.write(`${JSON.stringify({ run: summarizeRun(run, invocations), invocations }, null, 2)}\n`);
+      ctx.stdout.write(`${JSON.stringify({ run: { ...summarizeRun(run, invocations), workerId: worker?.workerId ?? null }, invocations }, null, 2)}\n`);
       return 0;
     }
     const paint = painter(ctx.stdout);
@@ -74,7 +78,7 @@ export async function showCommand(ref: string, options: GlobalOptions & { json?:
       ...(run.errorMessage ? [`reason     ${run.errorMessage}`] : []),
       `cwd        ${run.cwd}`,
       ...(run.branch ? [`branch     ${run.branch}`] : []),
-      `pid        ${run.pid ?? '-'}   owner pid ${run.ownerPid} on ${run.host}`,
+      `pid        ${run.pid ?? '-'}   owner pid ${run.ownerPid} on ${runPlace(run, worker)}`,
       `created    ${run.createdAt}`,
       `started    ${run.startedAt ?? '-'}`,
       `ended      ${run.endedAt ?? '-'}${run.startedAt && run.endedAt ? `  (${formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt))})` : ''}`,

@@ -1,12 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, OrchestratorError, StoppedError } from '../../lib/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, errorMessage, OrchestratorError, StoppedError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
+import { nowIso } from '../../lib/time.js';
 import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
-import { assertQueueInstalled, runQueueWorker, type QueueLocation } from '../../queue/index.js';
+import { assertQueueInstalled, QueueUnreachableError, QueueWorkerStoppedError, runQueueWorker, type QueueLocation } from '../../queue/index.js';
 import { locateClaudeCli } from '../../runtime/index.js';
-import { SCHEMA_VERSION } from '../../store/index.js';
+import { ConnectionRetry, DEFAULT_MAX_BUFFERED, isConnectionError, MessageWriter, retryingStore, SCHEMA_VERSION } from '../../store/index.js';
 import { priceTable } from '../../usage/index.js';
 import { loadCommandConfig, openContextFor, type CommandContext, type GlobalOptions } from '../context.js';
 import { packageVersion } from './dashboard.js';
@@ -156,7 +158,11 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     store: ctx.store,
     workerId: me.id,
     intervalMs: config.workers.heartbeatSeconds * 1000,
-    onError: (error) => options.warn(`heartbeat failed (retrying): ${String(error)}`),
+    // One line when the heartbeat starts failing and one when it is back, not one per beat of an outage.
+    onError: (error, consecutive) => {
+      if (consecutive === 1) options.warn(`heartbeat failed (retrying every ${config.workers.heartbeatSeconds} s): ${String(error)}`);
+    },
+    onResumed: (failed) => options.warn(`heartbeat back after ${failed} failed beat${failed === 1 ? '' : 's'}`),
   }).start();
   heartbeat.lost.addEventListener(
     'abort',
@@ -168,42 +174,117 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     },
     { once: true },
   );
+  // The sessions' writes outlive a lost database: each is retried (ConnectionRetry) while the sessions go on, their
+  // stream messages waiting in this writer's buffer; the heartbeat keeps the plain store (a failed beat is retried at
+  // the next interval, and the lease decides).
+  const retry = new ConnectionRetry({
+    // A second signal means "now": writes waiting for the database give up instead of holding the exit.
+    signal: stopSessions.signal,
+    onOutage: (error) => options.warn(`the database is out of reach (${errorMessage(error)}): running sessions go on, their writes wait and are retried; no new jobs until it is back`),
+    onRecovered: (outageMs) => options.warn(`the database is back (a write waited ${(outageMs / 1000).toFixed(1)} s): writing what waited`),
+  });
+  const sessionStore = retryingStore(ctx.store, retry);
+  const messages = new MessageWriter(sessionStore, {
+    onError: (error) => options.warn(`writing messages failed (will retry): ${String(error)}`),
+    onOverflow: () => options.warn(`the database has been out of reach for too long: ${DEFAULT_MAX_BUFFERED} messages are kept for it, later ones are dropped and counted until it is back`),
+    onDropsEnded: (droppedByRun) => {
+      for (const [runId, dropped] of droppedByRun) {
+        options.warn(`run ${runId}: ${dropped} stream message(s) were dropped while the database was out of reach`);
+        void sessionStore
+          .appendEvent({
+            at: nowIso(),
+            kind: MESSAGES_DROPPED_EVENT,
+            runId,
+            message: `${dropped} stream message(s) of this run were dropped on worker ${me.id} (${me.host}) while the database was out of reach (at most ${DEFAULT_MAX_BUFFERED} are kept)`,
+            data: { dropped, workerId: me.id, host: me.host, maxBuffered: DEFAULT_MAX_BUFFERED },
+          })
+          .catch((error: unknown) => options.warn(`could not record the dropped messages of run ${runId}: ${String(error)}`));
+      }
+    },
+  });
   const executor = new InProcessSessionExecutor({
-    store: ctx.store,
+    store: sessionStore,
     bus: ctx.bus,
-    messages: ctx.writer,
+    messages,
     cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH }),
     // Model credentials come from this machine's environment, never from a job.
     env: config.sessionEnv,
     prices: priceTable(config.pricing),
   });
+  const handler = workerJobHandler({
+    store: sessionStore,
+    executor,
+    workerId: me.id,
+    host: me.host,
+    version: options.version,
+    cacheDir: options.cacheDir,
+    stopSessions: stopSessions.signal,
+    onIncompatible: (error) => {
+      refused.error ??= error;
+      if (!drain.signal.aborted) {
+        void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
+        drain.abort(error);
+      }
+    },
+    onEvent: (event) => say(describe(event)),
+  });
   try {
-    await runQueueWorker({
-      ...options.location,
-      workerId: me.id,
-      concurrency: options.slots,
-      signal: drain.signal,
-      handler: workerJobHandler({
-        store: ctx.store,
-        executor,
-        workerId: me.id,
-        version: options.version,
-        cacheDir: options.cacheDir,
-        stopSessions: stopSessions.signal,
-        onIncompatible: (error) => {
-          refused.error ??= error;
-          if (!drain.signal.aborted) {
-            void ctx.store.setWorkerState(me.id, 'draining').catch(() => undefined);
-            drain.abort(error);
-          }
-        },
-        onEvent: (event) => say(describe(event)),
-      }),
-      onReady: () => say(`${me.id} on ${me.host} ready: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`),
-    });
+    // The queue library survives a lost connection by itself (idle slots fail to fetch and try again at each poll,
+    // its LISTEN reconnects with backoff), so no job is taken while the database is away. It stops its pool when
+    // it cannot record a job's completion or failure: the pool is then started again, with backoff.
+    await restartOnLostDatabase(
+      (restarts) =>
+        runQueueWorker({
+          ...options.location,
+          workerId: me.id,
+          concurrency: options.slots,
+          signal: drain.signal,
+          handler,
+          onReady: () => say(`${me.id} on ${me.host} ${restarts > 0 ? 'ready again' : 'ready'}: ${options.slots} slot${options.slots === 1 ? '' : 's'}, queue ${options.location.schema}, clones in ${options.cacheDir}`),
+        }),
+      { signal: drain.signal, onRestart: (error, delayMs) => options.warn(`the job queue's pool stopped (${errorMessage(error)}); starting it again in ${delayMs / 1000} s`) },
+    );
   } finally {
     await heartbeat.stop();
+    await messages.close();
+    if (messages.pending > 0) options.warn(`${messages.pending} stream message(s) could not be written before the worker stopped`);
     await ctx.store.setWorkerState(me.id, 'stopped').catch(() => undefined);
   }
   return { refused: refused.error, lost: heartbeat.lost.aborted ? (heartbeat.lost.reason as Error) : null };
+}
+
+/** The audit event a worker records on a run whose stream messages overflowed its buffer while the database was away. */
+export const MESSAGES_DROPPED_EVENT = 'run.messages_dropped';
+
+/**
+ * Runs the queue's pool (`runPool`, given how many times it was started again) until it ends by a drain, starting
+ * it again after each stop for want of the database, with backoff: `baseDelayMs` (1 s) doubling to `maxDelayMs`
+ * (30 s), from the base again once a pool runs longer than the longest wait. Any other failure is thrown; an
+ * aborted `signal` (a drain) ends the waiting.
+ */
+export async function restartOnLostDatabase(
+  runPool: (restarts: number) => Promise<void>,
+  options: { signal: AbortSignal; onRestart?: (error: unknown, delayMs: number) => void; baseDelayMs?: number; maxDelayMs?: number },
+): Promise<void> {
+  const base = options.baseDelayMs ?? 1000;
+  const cap = options.maxDelayMs ?? 30_000;
+  let failuresInARow = 0;
+  for (let restarts = 0; !options.signal.aborted; restarts++) {
+    const startedAt = Date.now();
+    try {
+      await runPool(restarts);
+      return;
+    } catch (error) {
+      if (options.signal.aborted || !isLostDatabase(error)) throw error;
+      failuresInARow = Date.now() - startedAt > cap ? 1 : failuresInARow + 1;
+      const delayMs = Math.min(cap, base * 2 ** Math.min(failuresInARow - 1, 10));
+      options.onRestart?.(error, delayMs);
+      await sleep(delayMs, undefined, { signal: options.signal }).catch(() => undefined);
+    }
+  }
+}
+
+/** The queue stopped because the database went away (not because of a schema, a version or a bug). */
+function isLostDatabase(error: unknown): boolean {
+  return error instanceof QueueUnreachableError || (error instanceof QueueWorkerStoppedError && isConnectionError(error.cause));
 }
