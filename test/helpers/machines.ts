@@ -28,7 +28,7 @@ export interface Machines {
   startWorker(name: string, slots: number): Promise<StartedCli>;
   /**
    * The coordinator's repository: a clone whose `origin` is a bare remote in the scratch directory. Its workers
-   * heartbeat every second with a 5 s lease (for tests that kill one) unless `config.workers` says otherwise.
+   * heartbeat every second with a 15 s lease (short, for tests that kill one; long enough that a busy machine loses no live one) unless `config.workers` says otherwise.
    */
   coordinatorRepo(priorities: number, config?: Record<string, unknown>): Promise<{ repo: TmpRepo; remote: string; git: (...args: string[]) => string }>;
   /** `start --until-idle` in the coordinator's clone; resolves once it has installed the queue (workers refuse to start before). */
@@ -95,7 +95,7 @@ function machinesIn(model: ScriptedModelServer, scratch: string, db: TestDatabas
     },
     async coordinatorRepo(priorities, config = {}) {
       const repo = await pipelineRepo(roadmapOf(Array.from({ length: priorities }, (_, i) => ({ number: String(i + 1), title: `Feature ${i + 1}` }))), {
-        config: { ...config, workers: { enabled: true, queueSchema, heartbeatSeconds: 1, leaseSeconds: 5, ...(config.workers as Record<string, unknown> | undefined) } },
+        config: { ...config, workers: { enabled: true, queueSchema, heartbeatSeconds: 1, leaseSeconds: 15, ...(config.workers as Record<string, unknown> | undefined) } },
       });
       const remote = join(scratch, 'shared.git');
       execFileSync('git', ['clone', '-q', '--bare', repo.path, remote]);

@@ -57,7 +57,7 @@ describe('orchestrator start (the CLI)', () => {
     first.kill('SIGKILL');
     await first.closed;
     // The session outlives its orchestrator (its own process group) until the next start deals with it.
-    const second = await runCli(['start', '--until-idle'], { cwd: repo.path, env, timeoutMs: 120_000 });
+    const second = await runCli(['start', '--until-idle'], { cwd: repo.path, env, timeoutMs: 280_000 });
     expect(second.exitCode).toBe(0);
     expect(second.stdout).toContain('recovered 1 run(s)');
     expect(isProcessAlive(developer.pid!)).toBe(false);
@@ -134,7 +134,7 @@ describe('orchestrator start (the CLI)', () => {
     const env = sessionEnv(model);
     const filed = await runCli(['bug', 'Crash on empty input', '--severity', 'high', '--body', 'Steps: call with "". Expected: no crash.'], { cwd: repo.path, env });
     expect(filed.stdout).toContain('filed bug 1 (B-1, high): Crash on empty input');
-    const started = await runCli(['start', '--until-idle', '--quiet', '--port', '0'], { cwd: repo.path, env, timeoutMs: 120_000 });
+    const started = await runCli(['start', '--until-idle', '--quiet', '--port', '0'], { cwd: repo.path, env, timeoutMs: 280_000 });
     expect(started.exitCode).toBe(0);
     // It served the dashboard while it worked, and said where.
     expect(started.stdout).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\//);
