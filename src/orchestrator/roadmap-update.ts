@@ -34,7 +34,7 @@ export async function markDoneStep(ctx: StepContext, batch: readonly WorkItemRec
   });
   const numbers = items.map((item) => item.number);
   if (items.length > 1) for (const item of items) await ctx.audit(item, 'roadmap.batch', `the project manager marks ${numbers.map((number) => `PRIORITY ${number}`).join(', ')} in one session`, { items: numbers });
-  const outcome = await ctx.sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: ctx.integrationBranch(), workingDirectory: worktree }), branch: ctx.integrationBranch(), paths: { roadmapPath }, ticket });
+  const outcome = await ctx.sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: ctx.integrationBranch(), workingDirectory: worktree }), branch: ctx.integrationBranch(), paths: { roadmapPath }, ticket, scratchBase: base });
   const failAll = async (reason: string, transient: boolean) => {
     for (const item of items) await ctx.failed(item, Role.projectManager, reason, transient);
   };
