@@ -41,6 +41,10 @@ export interface QueueExecutorOptions {
  * job is done, then the item's worktree here is brought to the branch as the worker pushed it. A session a worker
  * was running when it was lost is started again by the queue on another worker (`maxRestarts` starts in all).
  * On shutdown the wait ends and the job goes on: the next coordinator takes it up.
+ *
+ * A scratch session (`scratchBase`: the project manager's) works on a branch of its own, made by the worker at
+ * that commit (published on the remote's integration branch first); after the job its change is taken into `cwd`
+ * uncommitted, for the caller's checks, and the branch is deleted.
  */
 export class QueueSessionExecutor implements SessionExecutor {
   constructor(private readonly options: QueueExecutorOptions) {}
