@@ -10,6 +10,9 @@ import { loadConfig } from '../../src/config/index.js';
 import { EventBus, type RunId } from '../../src/events/index.js';
 import { InProcessSessionExecutor, Role, Supervisor, registerWorker, workerJobHandler, type ExecutedSession, type SessionJob, type WorkerJobEvent } from '../../src/orchestrator/index.js';
 import { installQueueSchema, openQueueClient, runQueueWorker, type QueueClient } from '../../src/queue/index.js';
+import { StartCommitMissingError, checkoutItemBranch, ensureWorkerClone } from '../../src/git/index.js';
+import { RemoteIntegration } from '../../src/orchestrator/remote-integration.js';
+import { RepoOps } from '../../src/orchestrator/repo-ops.js';
 import { MessageWriter, type Store, type WorkerJobRecord } from '../../src/store/index.js';
 import { priceTable } from '../../src/usage/index.js';
 import { startCli, waitCli, type StartedCli } from '../helpers/cli.js';
@@ -17,7 +20,7 @@ import { PG_TEST_URL, pgAdmin, postgresTestDatabase, type TestDatabase } from '.
 import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
 import { pipelineRepo, roadmapOf } from '../helpers/pipeline.js';
 import { developerWriting, standardRoles } from '../helpers/role-scenarios.js';
-import type { TmpRepo } from '../helpers/tmp-repo.js';
+import { tmpRepo, type TmpRepo } from '../helpers/tmp-repo.js';
 
 const model = useScriptedModel();
 const WAIT_MS = 200_000;
@@ -217,4 +220,106 @@ describe('the project manager as a job: its session on a worker, its change chec
       await queue.close();
     }
   }, 300_000);
+});
+
+/** The git under the project manager's job, alone: a worker's scratch branch and the coordinator's side of it. */
+describe("a project manager's scratch branch: made at the pinned commit, taken in by the coordinator, deleted", () => {
+  let scratch: string;
+  beforeEach(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'orch-pm-branch-'));
+  });
+  afterEach(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A coordinator's clone whose `origin` is a bare remote, a roadmap and a notes file on `main`; its RemoteIntegration. */
+  const coordinatorClone = async () => {
+    const repo = await tmpRepo({ files: { 'ROADMAP.md': '# Roadmap\n\n### PRIORITY 1: Alpha\n**Status**: 📝 Planned\n', 'OLD.md': 'to be removed\n' } });
+    const remote = join(scratch, 'shared.git');
+    execFileSync('git', ['clone', '-q', '--bare', repo.path, remote]);
+    repo.git('remote', 'add', 'origin', remote);
+    const integration = new RemoteIntegration({ repo: new RepoOps(repo.path), remote: 'origin', integrationBranch: () => 'main', signal: new AbortController().signal });
+    const onRemote = (...args: string[]) => execFileSync('git', args, { cwd: remote, encoding: 'utf8' }).trim();
+    return { repo, remote, integration, onRemote };
+  };
+
+  it('a worker makes the branch at the pinned commit, not the tip, and sets aside a local branch of an earlier job that lacks it', async () => {
+    const { repo, remote, onRemote } = await coordinatorClone();
+    await using _repo = repo;
+    const first = repo.git('rev-parse', 'main').trim();
+    await repo.write('src/merged.js', 'export const merged = 1;\n');
+    const pinned = repo.commitAll('a merge before the pin');
+    await repo.write('src/later.js', 'export const later = 1;\n');
+    const tip = repo.commitAll('a merge after the pin');
+    repo.git('push', '-q', 'origin', 'main');
+    const clone = await ensureWorkerClone({ remoteUrl: remote, cacheDir: join(scratch, 'clones') });
+    const branch = 'orchestrator/_project-manager/P-1-1';
+    const checkout = await checkoutItemBranch(clone, { branch, integrationBranch: 'main', startAt: pinned });
+    expect(checkout).toMatchObject({ head: pinned, pushedSha: null, startedFrom: 'integration_branch', setAside: null });
+    expect(onRemote('rev-parse', 'main')).toBe(tip);
+    // A job that never pushed left the local branch on a commit without the pin: the next checkout at the pin keeps
+    // that commit under a ref and starts at the pin.
+    execFileSync('git', ['reset', '-q', '--hard', first], { cwd: checkout.path });
+    execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '--allow-empty', '-m', 'stray'], { cwd: checkout.path });
+    const stray = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: checkout.path, encoding: 'utf8' }).trim();
+    const again = await checkoutItemBranch(clone, { branch, integrationBranch: 'main', startAt: pinned });
+    expect(again.head).toBe(pinned);
+    expect(again.setAside?.sha).toBe(stray);
+    await expect(checkoutItemBranch(clone, { branch: 'orchestrator/_project-manager/P-1-2', integrationBranch: 'main', startAt: 'f'.repeat(40) })).rejects.toBeInstanceOf(StartCommitMissingError);
+  });
+
+  it('the coordinator takes every file the branch changed into its worktree, uncommitted, and deletes the branch by compare-and-set', async () => {
+    const { repo, integration, onRemote } = await coordinatorClone();
+    await using _repo = repo;
+    const base = repo.git('rev-parse', 'main').trim();
+    await integration.publishUpTo(base);
+    // What a worker pushes: the roadmap changed, a new file, a file removed, committed on the scratch branch.
+    const branch = 'orchestrator/_project-manager/P-1-1';
+    const worker = join(scratch, 'worker');
+    execFileSync('git', ['clone', '-q', join(scratch, 'shared.git'), worker]);
+    const inWorker = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Worker', '-c', 'user.email=worker@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd: worker, encoding: 'utf8' });
+    inWorker('checkout', '-q', '-b', branch, base);
+    await writeFile(join(worker, 'ROADMAP.md'), '# Roadmap\n\n### PRIORITY 1: Alpha\n**Status**: ✅ Complete\n');
+    await mkdir(join(worker, 'notes'));
+    await writeFile(join(worker, 'notes', 'NOTES.md'), 'stray\n');
+    inWorker('rm', '-q', 'OLD.md');
+    inWorker('add', '-A');
+    inWorker('commit', '-q', '-m', 'project-manager of P-1');
+    inWorker('push', '-q', 'origin', branch);
+    const pushed = onRemote('rev-parse', `refs/heads/${branch}`);
+
+    // A merge lands meanwhile: the coordinator's worktree is at the newer tip; only the branch's own change comes in.
+    await repo.write('src/merged.js', 'export const merged = 1;\n');
+    const tip = repo.commitAll('a merge');
+    repo.git('push', '-q', 'origin', 'main');
+    const ops = new RepoOps(repo.path);
+    const worktree = await ops.scratchWorktree('_roadmap', 'main');
+    expect(await integration.takeScratchChange(worktree, branch)).toBe(pushed);
+    expect(await ops.headSha('HEAD', worktree)).toBe(tip);
+    expect((await ops.dirtyFiles(worktree)).sort()).toEqual(['OLD.md', 'ROADMAP.md', 'notes/NOTES.md']);
+    expect(await ops.readWorktreeFile(worktree, 'ROADMAP.md')).toContain('**Status**: ✅ Complete');
+    expect(await ops.readWorktreeFile(worktree, 'src/merged.js')).toBe('export const merged = 1;\n');
+    expect(await integration.takeScratchChange(worktree, 'orchestrator/_project-manager/P-9-1')).toBeNull();
+
+    // Deleted only at the tip it was read at: a branch pushed to since is kept.
+    expect(await integration.deleteScratchBranch(branch, base)).toEqual({ kind: 'moved', actual: pushed });
+    expect(await integration.deleteScratchBranch(branch, pushed)).toEqual({ kind: 'deleted', sha: pushed });
+    expect(await integration.deleteScratchBranch(branch)).toEqual({ kind: 'absent' });
+    expect(onRemote('for-each-ref', '--format=%(refname)', 'refs/heads/orchestrator/')).toBe('');
+  });
+
+  it('publishes the pinned commit when the remote lacks it (a commit in the user\'s checkout), and only then', async () => {
+    const { repo, integration, onRemote } = await coordinatorClone();
+    await using _repo = repo;
+    const before = onRemote('rev-parse', 'main');
+    await integration.publishUpTo(before);
+    expect(onRemote('rev-parse', 'main')).toBe(before);
+    await repo.write('docs/local.md', 'made in the checkout\n');
+    const local = repo.commitAll('a commit in the user\'s checkout');
+    await integration.publishUpTo(local);
+    expect(onRemote('rev-parse', 'main')).toBe(local);
+    // An older commit the remote already contains moves nothing.
+    await integration.publishUpTo(before);
+    expect(onRemote('rev-parse', 'main')).toBe(local);
+  });
 });
