@@ -25,6 +25,7 @@ export {
   worktreeDirName,
   ItemBranchWorktree,
   IntegrationBranchMissingError,
+  StartCommitMissingError,
   type ItemCheckout,
   type ItemStart,
   type ItemPushOutcome,
@@ -34,12 +35,15 @@ export {
 export {
   pushIntegrationBranch,
   deleteMergedRemoteBranch,
+  deleteRemoteBranchAt,
   NotFastForwardError,
   RemotePushRefusedError,
   type PushIntegrationOptions,
   type IntegrationPushOutcome,
   type DeleteMergedOptions,
   type DeleteMergedOutcome,
+  type DeleteRemoteBranchOptions,
+  type DeleteRemoteBranchOutcome,
 } from './integration-push.js';
 export { remoteBranchTip, remoteBranchTips, resolveRemote, type RemoteTarget, type RefusalReason } from './remote-refs.js';
 export { watchBranch, type BranchWatchOptions } from './commit-watch.js';

@@ -96,3 +96,32 @@ export async function deleteMergedRemoteBranch(options: DeleteMergedOptions): Pr
   if (line.flag === '!' && refusalReason(line.summary) === 'refused_by_remote') throw new RemotePushRefusedError(branch, line.summary);
   return { kind: 'moved', actual: await remoteBranchTip(options, branch, signal) };
 }
+
+export interface DeleteRemoteBranchOptions extends RemoteTarget {
+  branch: string;
+  /** The tip the branch must still have on the remote; without it, whatever tip `ls-remote` reads just before. */
+  expected?: string;
+  signal?: AbortSignal;
+}
+
+export type DeleteRemoteBranchOutcome = { kind: 'deleted'; sha: string } | { kind: 'absent' } | { kind: 'moved'; actual: string | null };
+
+/**
+ * Deletes a branch on the remote by compare-and-set on its tip, merged or not: for a branch that only carried a
+ * change to the coordinator (a project manager's scratch branch, whose change the coordinator took in, judged and
+ * committed itself), never for an item branch (deleteMergedRemoteBranch). A branch someone pushed to since is kept
+ * (`moved`).
+ */
+export async function deleteRemoteBranchAt(options: DeleteRemoteBranchOptions): Promise<DeleteRemoteBranchOutcome> {
+  const { branch, signal } = options;
+  signal?.throwIfAborted();
+  assertBranchName(branch);
+  const tip = options.expected ?? (await remoteBranchTip(options, branch, signal));
+  if (tip === null) return { kind: 'absent' };
+  const ref = `refs/heads/${branch}`;
+  const { line } = await pushWithLease(options, `:${ref}`, ref, tip, signal);
+  if (line.flag === '-') return { kind: 'deleted', sha: tip };
+  if (line.flag === '!' && refusalReason(line.summary) === 'refused_by_remote') throw new RemotePushRefusedError(branch, line.summary);
+  const actual = await remoteBranchTip(options, branch, signal);
+  return actual === null ? { kind: 'absent' } : { kind: 'moved', actual };
+}

@@ -36,9 +36,26 @@ export interface ItemCheckout {
   stashed: boolean;
 }
 
+/** The commit a job's branch must start from is not in this worker's clone of the remote. */
+export class StartCommitMissingError extends OrchestratorError {
+  constructor(branch: string, commit: string, display: string) {
+    super('ORCH_GIT_NO_START_COMMIT', `${branch} must start at ${commit.slice(0, 12)}, which ${display} does not have`, {
+      hint: 'The coordinator publishes that commit on the integration branch before it queues the job: check that this worker fetches the same remote as the coordinator pushes to (git.remote). The job is retried.',
+      retryable: true,
+      data: { branch, commit },
+    });
+  }
+}
+
 export interface CheckoutItemOptions {
   branch: string;
   integrationBranch: string;
+  /**
+   * The commit a branch the remote does not have starts from, instead of the integration branch's tip: a commit of
+   * the integration branch the coordinator chose (a project manager's scratch branch starts where the
+   * coordinator's scratch worktree is). A local branch left by an earlier job that does not contain it is set aside.
+   */
+  startAt?: string;
   signal?: AbortSignal;
 }
 
@@ -59,7 +76,21 @@ export async function checkoutItemBranch(clone: WorkerClone, options: CheckoutIt
   let start = pushed;
   let startedFrom: ItemStart = 'pushed_branch';
   let setAside: ItemCheckout['setAside'] = null;
-  if (pushed === null) {
+  if (pushed === null && options.startAt !== undefined) {
+    const base = await resolveCommit(options.startAt, clone.gitDir, signal);
+    if (base === null) throw new StartCommitMissingError(branch, options.startAt, clone.remote.display);
+    start = base;
+    startedFrom = 'integration_branch';
+    if (local !== null && local !== base) {
+      if (await isAncestor(base, local, clone.gitDir, signal)) {
+        start = local;
+        startedFrom = 'local_commits';
+      } else if (!(await isAncestor(local, base, clone.gitDir, signal))) {
+        setAside = { ref: `refs/orchestrator/set-aside/${branch}/${local.slice(0, 12)}`, sha: local };
+        await runGit(['update-ref', setAside.ref, local], clone.gitDir, { signal });
+      }
+    }
+  } else if (pushed === null) {
     const integration = await resolveCommit(`refs/remotes/${WORKER_REMOTE}/${integrationBranch}`, clone.gitDir, signal);
     if (local !== null) {
       start = local;

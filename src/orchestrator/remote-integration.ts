@@ -1,4 +1,4 @@
-import { deleteMergedRemoteBranch, isAncestor, pushIntegrationBranch, remoteBranchTip, runGit, type DeleteMergedOutcome } from '../git/index.js';
+import { deleteMergedRemoteBranch, deleteRemoteBranchAt, isAncestor, pushIntegrationBranch, remoteBranchTip, runGit, type DeleteMergedOutcome, type DeleteRemoteBranchOutcome } from '../git/index.js';
 import { OrchestratorError } from '../lib/errors.js';
 import type { RepoOps } from './repo-ops.js';
 
@@ -97,6 +97,48 @@ export class RemoteIntegration {
         data: { branch, local: head, pushed: tip },
       });
     }
+  }
+
+  /**
+   * Makes sure `commit` (the integration branch here, or one of its commits) is on the remote's integration branch,
+   * so that a worker can start from it: when the remote lacks it (a commit made in the user's checkout since the
+   * last landing), the remote's branch is moved up to it by compare-and-set, the one push the coordinator makes.
+   */
+  async publishUpTo(commit: string): Promise<void> {
+    const { repo } = this.options;
+    const branch = this.options.integrationBranch();
+    for (;;) {
+      const remoteTip = await this.#remoteTip(branch);
+      if (remoteTip === commit) return;
+      if (remoteTip !== null) {
+        await this.#fetch(branch);
+        if (await this.#contains(remoteTip, commit)) return;
+        if (!(await this.#contains(commit, remoteTip))) throw new IntegrationBranchDivergedError(branch, this.options.remote, commit, remoteTip);
+      }
+      const pushed = await pushIntegrationBranch({ cwd: repo.root, remote: this.options.remote, branch, expected: remoteTip, next: commit, signal: this.options.signal });
+      if (pushed.kind === 'pushed') return;
+    }
+  }
+
+  /**
+   * Takes the change a worker pushed on a scratch branch (a project manager's session: every file it changed,
+   * committed by the worker) into the coordinator's scratch worktree, uncommitted, for the same checks as a session
+   * that ran here. The change is the branch's own commits (from where it forked from the worktree's HEAD), so a
+   * branch made at an earlier commit (a job queued before a restart) brings only its own change. Returns the
+   * branch's tip, or null when the remote does not have the branch (nothing was pushed).
+   */
+  async takeScratchChange(worktree: string, branch: string): Promise<string | null> {
+    const { repo } = this.options;
+    const tip = await this.#remoteTip(branch);
+    if (tip === null) return null;
+    await this.#fetch(branch);
+    await repo.applyChange(worktree, await repo.mergeBase(worktree, tip), tip);
+    return tip;
+  }
+
+  /** Deletes a scratch branch on the remote (at `expected`, else at its tip now), merged or not: it only carried a change here. */
+  deleteScratchBranch(branch: string, expected?: string): Promise<DeleteRemoteBranchOutcome> {
+    return deleteRemoteBranchAt({ cwd: this.options.repo.root, remote: this.options.remote, branch, ...(expected === undefined ? {} : { expected }), signal: this.options.signal });
   }
 
   /** Deletes a merged item branch on the remote, only if its tip there is in the integration branch. */

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NotAGitRepoError, OrchestratorError } from '../lib/errors.js';
 
@@ -264,6 +265,25 @@ export class RepoOps {
       return null;
     }
     return this.headSha('HEAD', worktree);
+  }
+
+  /**
+   * Makes the files of the worktree `dir` carry the change from commit `from` to commit `to` (both present here),
+   * uncommitted and unstaged, new files untracked, as if a session had made it there. Throws when the change does
+   * not apply to the worktree's files.
+   */
+  async applyChange(dir: string, from: string, to: string): Promise<void> {
+    // Prefixes, renames and colour spelled out: the user's diff settings must not change what `git apply` reads.
+    const { stdout: patch } = await git(['diff', '--binary', '--no-color', '--no-ext-diff', '--no-renames', '--src-prefix=a/', '--dst-prefix=b/', from, to], dir);
+    if (patch === '') return;
+    const scratch = await mkdtemp(join(tmpdir(), 'orchestrator-change-'));
+    try {
+      const file = join(scratch, 'change.patch');
+      await writeFile(file, patch);
+      await git(['apply', '--whitespace=nowarn', file], dir);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
 
   /** A worktree of the orchestrator's own (`_name`), on a detached HEAD at `ref`, clean: it holds nothing of value. */

@@ -10,6 +10,8 @@ import { WorkItemState } from './work-item-machine.js';
  * The project manager marks every merged item of the batch complete in one session, in a worktree of its own
  * (the integration branch is not locked meanwhile); the orchestrator checks that exactly those statuses changed,
  * commits, and lands the commit by compare-and-set, replaying it if the branch moved (and checking again).
+ * With workers the session is a job on a worker; its change comes back into the same worktree, uncommitted
+ * (QueueSessionExecutor), so everything after the session is the same in both modes.
  */
 export async function markDoneStep(ctx: StepContext, batch: readonly WorkItemRecord[], ticket: SessionTicket): Promise<void> {
   const { config } = ctx;
@@ -34,7 +36,7 @@ export async function markDoneStep(ctx: StepContext, batch: readonly WorkItemRec
   });
   const numbers = items.map((item) => item.number);
   if (items.length > 1) for (const item of items) await ctx.audit(item, 'roadmap.batch', `the project manager marks ${numbers.map((number) => `PRIORITY ${number}`).join(', ')} in one session`, { items: numbers });
-  const outcome = await ctx.sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: ctx.integrationBranch(), workingDirectory: worktree }), branch: ctx.integrationBranch(), paths: { roadmapPath }, ticket });
+  const outcome = await ctx.sessions.run({ item: first, alsoFor: items.slice(1), role: Role.projectManager, cwd: worktree, prompt: projectManagerPrompt(refs, { roadmapPath, integrationBranch: ctx.integrationBranch(), workingDirectory: worktree }), branch: ctx.integrationBranch(), paths: { roadmapPath }, ticket, scratchBase: base });
   const failAll = async (reason: string, transient: boolean) => {
     for (const item of items) await ctx.failed(item, Role.projectManager, reason, transient);
   };

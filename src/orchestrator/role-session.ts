@@ -45,6 +45,8 @@ export interface RoleSessionRequest {
   branch: string;
   paths: { specPath?: string; reviewPath?: string; roadmapPath?: string };
   ticket: SessionTicket;
+  /** `cwd` is a scratch worktree of the integration branch at this commit (SessionJob.scratchBase). */
+  scratchBase?: string;
 }
 
 /**
@@ -110,6 +112,7 @@ export class RoleSessions {
           stopGraceMs: config.runtime.stopGraceSeconds * 1000,
           maxTurns: config.runtime.maxTurns,
         },
+        ...(request.scratchBase === undefined ? {} : { scratchBase: request.scratchBase }),
       };
       let result: ExecutedSession;
       try {

@@ -31,6 +31,12 @@ export interface SessionJob {
   defaultModel: string | null;
   agentPromptOnly: boolean;
   limits: { timeoutMs: number; idleTimeoutMs: number; stopGraceMs: number; maxTurns: number };
+  /**
+   * Set when the session works in a scratch worktree of the integration branch at this commit (the project
+   * manager): it commits nothing, and the deciding machine judges and commits its change. In this process it
+   * changes nothing; run elsewhere, the change travels on a branch of its own made at this commit.
+   */
+  scratchBase?: string;
 }
 
 /**

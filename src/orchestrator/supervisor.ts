@@ -138,11 +138,12 @@ export class Supervisor {
             integrationBranch: () => this.#integrationBranch,
             versions: { coordinatorVersion: options.workers.coordinatorVersion, schemaVersion: SCHEMA_VERSION },
             maxRestarts: config.workers.maxRestarts,
+            notice: (level, message) => this.#notice(level, message),
           })
         : null;
-    // The project manager edits the roadmap in a scratch worktree of the integration branch here, not an item
-    // branch a worker could push: it stays in this process.
-    const executorFor = (role: Role) => (queued !== null && role !== Role.projectManager ? queued : local);
+    // With workers every role's session is a job, the project manager's too: its change comes back here on a
+    // scratch branch, and is checked, committed and landed here as when it runs in this process (roadmap-update.ts).
+    const executorFor = () => queued ?? local;
     this.#sessions = new RoleSessions({ config, store, executorFor, agents: this.#agents, signal: options.signal });
     this.#stepContext = {
       config,

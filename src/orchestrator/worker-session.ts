@@ -1,5 +1,5 @@
 import type { RunId } from '../events/index.js';
-import { ItemBranchWorktree, ensureWorkerClone, type ItemPushOutcome } from '../git/index.js';
+import { ItemBranchWorktree, ensureWorkerClone, removeItemWorktree, type ItemPushOutcome } from '../git/index.js';
 import { OrchestratorError, errorMessage } from '../lib/errors.js';
 import type { SessionJobPayload } from '../queue/index.js';
 import { RepoOps } from './repo-ops.js';
@@ -38,6 +38,21 @@ export function remoteSessionPayload(remote: RemoteSession, versions: { coordina
  */
 export function remoteSessionStep(session: Pick<SessionJob, 'role' | 'attempt'>): string {
   return `${session.role}#${session.attempt}`;
+}
+
+/**
+ * Stands in a queued session's prompt for the path of the worktree it runs in: the coordinator replaces its own
+ * worktree's path with it (a project manager's prompt names its working directory), the worker puts its own back.
+ */
+export const WORKTREE_PLACEHOLDER = '{{orchestrator:worktree}}';
+
+/**
+ * The branch on the shared remote that carries a scratch session's change (SessionJob.scratchBase) from its worker
+ * to the coordinator: one per item, role and attempt, as the job key is, so a coordinator that restarts finds the
+ * branch of the job it follows again. `_` keeps it apart from item branches (`orchestrator/<n>-<slug>`).
+ */
+export function scratchBranchName(session: Pick<SessionJob, 'role' | 'workItemId' | 'attempt'>): string {
+  return `orchestrator/_${session.role}/${session.workItemId}-${session.attempt}`;
 }
 
 /** Checks a payload that crossed the database (the queue checked its own fields). */
@@ -90,12 +105,18 @@ export class ItemBranchPushRejectedError extends OrchestratorError {
  * not pushed), the session run there, every commit it makes pushed as it makes it, the role's deliverables (its
  * spec, review or roadmap file) committed after it, and the branch pushed. Pushes carry the expected remote tip, so
  * work pushed by another worker meanwhile is never overwritten: a refused push stops the session.
+ *
+ * A scratch session (the project manager's: `scratchBase` set) works on a branch of its own made at that commit of
+ * the integration branch; everything it changed is committed, not only its deliverable, because the coordinator
+ * judges the whole change (only the roadmap's status lines may differ), and its worktree here is removed once pushed.
  */
 export async function runRemoteSession(remote: RemoteSession, deps: WorkerSessionDeps): Promise<WorkerSessionOutcome> {
-  const { session } = remote;
+  const { session: queued } = remote;
   const { signal } = deps;
+  const scratchBase = queued.scratchBase;
   const clone = await ensureWorkerClone({ remoteUrl: remote.remote, cacheDir: deps.cacheDir, signal });
-  const worktree = await ItemBranchWorktree.open(clone, { branch: session.branch, integrationBranch: remote.integrationBranch, signal });
+  const worktree = await ItemBranchWorktree.open(clone, { branch: queued.branch, integrationBranch: remote.integrationBranch, ...(scratchBase === undefined ? {} : { startAt: scratchBase }), signal });
+  const session: SessionJob = { ...queued, prompt: queued.prompt.split(WORKTREE_PLACEHOLDER).join(worktree.path) };
   const pushing = new AbortController();
   const sessionSignal = AbortSignal.any([signal, pushing.signal]);
   let pushFailure: unknown = null;
@@ -118,13 +139,11 @@ export async function runRemoteSession(remote: RemoteSession, deps: WorkerSessio
     if (!pushing.signal.aborted) pushing.abort();
   }
   if (pushFailure instanceof ItemBranchPushRejectedError) throw pushFailure;
-  const deliverables = Object.values(session.paths).filter((path): path is string => typeof path === 'string');
-  if (deliverables.length > 0) {
-    const repo = new RepoOps(worktree.path);
-    const changed = new Set(await repo.dirtyFiles(worktree.path));
-    const delivered = deliverables.filter((path) => changed.has(path));
-    if (delivered.length > 0) await repo.commitFiles(worktree.path, delivered, `${session.role} of ${session.workItemId}: ${delivered.join(', ')}`);
-  }
+  const repo = new RepoOps(worktree.path);
+  const changed = await repo.dirtyFiles(worktree.path);
+  const deliverables = new Set(Object.values(session.paths).filter((path): path is string => typeof path === 'string'));
+  const toCommit = scratchBase === undefined ? changed.filter((path) => deliverables.has(path)) : changed;
+  if (toCommit.length > 0) await repo.commitFiles(worktree.path, toCommit, `${session.role} of ${session.workItemId}: ${toCommit.join(', ')}`);
   // A session this worker stopped (a drain's grace over, a second signal) still pushes what it did, so the worker that
   // takes the job next continues from it; that push gets a bounded time of its own.
   const pushSignal = signal.aborted ? AbortSignal.timeout(PUSH_AFTER_STOP_MS) : signal;
@@ -136,5 +155,7 @@ export async function runRemoteSession(remote: RemoteSession, deps: WorkerSessio
     });
   });
   if (pushed.kind === 'rejected') throw new ItemBranchPushRejectedError(session.branch, pushed);
+  // Nothing here is continued later: the pushed branch is all the coordinator needs, and it deletes that.
+  if (scratchBase !== undefined) await removeItemWorktree(clone, session.branch, pushSignal).catch(() => undefined);
   return { run: executed.run, pushed, worktree: worktree.path, startedFrom: worktree.checkout.startedFrom };
 }
