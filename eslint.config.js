@@ -13,14 +13,16 @@ const boundaries = {
   roadmap: ['lib', 'roadmap'],
   git: ['lib', 'git'],
   queue: ['lib', 'queue'],
+  // The MCP server on the control channel: the SDK's transport bridge and the tool registry's types, no tool itself.
+  mcp: ['lib', 'events', 'runtime', 'mcp'],
   agents: ['lib', 'events', 'agents', 'roadmap'],
   'scripted-model': ['lib', 'scripted-model'],
-  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'queue', 'agents', 'orchestrator'],
+  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'queue', 'agents', 'mcp', 'orchestrator'],
   dashboard: ['lib', 'events', 'store', 'usage', 'dashboard'],
-  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'cli', 'demo'],
-  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli'],
+  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'mcp', 'queue', 'scripted-model', 'dashboard', 'cli', 'demo'],
+  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'mcp', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli'],
   // The pipeline benchmark runs the orchestrator as `start` does (cli) on the demo's sample repository and scenarios.
-  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli', 'bench'],
+  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'mcp', 'queue', 'scripted-model', 'dashboard', 'demo', 'cli', 'bench'],
 };
 const folders = Object.keys(boundaries);
 
