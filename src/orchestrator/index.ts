@@ -22,3 +22,5 @@ export * from './documents.js';
 export { STOP_REQUEST_POLL_MS, STOP_REQUEST_SAFETY_POLL_MS, STOP_SEEN_EVENT, registerLocalSession, stopLocalSession } from './local-stops.js';
 export * from './roadmap-source.js';
 export * from './worker-jobs.js';
+export * from './bug-filing.js';
+export * from './session-tools/index.js';

@@ -11,6 +11,7 @@ import {
   toolNameOf,
   typeOf,
   type PermissionMode,
+  type ControlChannelMcpServer,
   type SessionResult,
   type ToolPermissionDecision,
   type ToolPermissionRequest,
@@ -50,6 +51,8 @@ export interface RunAgentOptions {
   /** Extra tool rules approved without asking, added to the agent's own tools (e.g. `Bash(git *)`). */
   extraAllowedTools?: readonly string[];
   toolPermission?: (request: ToolPermissionRequest) => ToolPermissionDecision | Promise<ToolPermissionDecision>;
+  /** MCP servers served to the session over its control channel (the session tools), made once the run id is known. */
+  mcpServers?: (runId: RunId) => readonly ControlChannelMcpServer[];
   timeoutMs?: number | undefined;
   idleTimeoutMs?: number | undefined;
   stopGraceMs?: number | undefined;
@@ -143,6 +146,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
     ...(options.toolPermission ? { toolPermission: options.toolPermission } : {}),
+    ...(options.mcpServers ? { mcpServers: options.mcpServers(runId) } : {}),
     signal,
     extraArgs,
     onSpawn: (pid) => {

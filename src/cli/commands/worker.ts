@@ -3,7 +3,7 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, OrchestratorError, StoppedError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
-import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
+import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, sessionToolSettingsOf, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
 import { assertQueueInstalled, runQueueWorker, type QueueLocation } from '../../queue/index.js';
 import { locateClaudeCli } from '../../runtime/index.js';
 import { SCHEMA_VERSION } from '../../store/index.js';
@@ -176,6 +176,7 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     // Model credentials come from this machine's environment, never from a job.
     env: config.sessionEnv,
     prices: priceTable(config.pricing),
+    sessionTools: sessionToolSettingsOf(config),
   });
   try {
     await runQueueWorker({
