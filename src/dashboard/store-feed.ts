@@ -1,5 +1,5 @@
 import type { EventBus, InvocationId, RunId } from '../events/index.js';
-import { isTerminalRunStatus } from '../events/index.js';
+import { RUN_PROGRESS_EVENT, isTerminalRunStatus } from '../events/index.js';
 import type { Store, StoreChange, StoreChangeNotifier, WorkItemRecord } from '../store/index.js';
 
 /** A work item's wait as one comparable value ('' when it does not wait). */
@@ -171,6 +171,10 @@ export class StoreFeed {
       this.#lastEventId = event.id;
       if (event.kind === 'work_item.transitioned' && event.workItemId && typeof event.data.from === 'string' && typeof event.data.to === 'string') {
         this.#bus.emit('work_item.transitioned', { workItemId: event.workItemId, from: event.data.from, to: event.data.to, reason: event.message, at: event.at });
+      }
+      if (event.kind === RUN_PROGRESS_EVENT && event.runId) {
+        const { status, percent } = event.data;
+        this.#bus.emit('run.progress', { runId: event.runId, workItemId: event.workItemId, status: typeof status === 'string' ? status : event.message, percent: typeof percent === 'number' ? percent : null, at: event.at });
       }
       if (event.kind === 'orchestrator.notice') {
         const level = event.data.level === 'warn' || event.data.level === 'error' ? event.data.level : 'info';

@@ -124,6 +124,9 @@ export interface PermissionDeniedEvent {
   at: string;
 }
 
+/** The audit-trail kind of a progress report (RunProgressEvent). */
+export const RUN_PROGRESS_EVENT = 'run.progress';
+
 /**
  * A session reported its progress (the `report_progress` tool): a short status, and a percent when it knows one.
  * Kept in the audit trail as kind `run.progress`; the Now page shows each running run's latest.

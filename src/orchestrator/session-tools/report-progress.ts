@@ -1,11 +1,9 @@
 import { z } from 'zod';
+import { RUN_PROGRESS_EVENT } from '../../events/index.js';
 import { redactText } from '../../lib/redact.js';
 import { nowIso } from '../../lib/time.js';
 import { defineTool } from '../../mcp/index.js';
 import type { SessionToolContext } from './context.js';
-
-/** The audit event a progress report is kept as. */
-export const RUN_PROGRESS_EVENT = 'run.progress';
 
 const input = z
   .object({

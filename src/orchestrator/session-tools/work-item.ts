@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { RunId } from '../../events/index.js';
+import { RUN_PROGRESS_EVENT, type RunId } from '../../events/index.js';
 import { defineTool } from '../../mcp/index.js';
 import type { AuditEventRecord, RunSummary, WorkItemRecord } from '../../store/index.js';
 import { isSafeRepoPath, readCommittedDocument } from '../documents.js';
 import type { SessionToolContext } from './context.js';
-import { RUN_PROGRESS_EVENT } from './report-progress.js';
 
 /** Past this, a document is cut (the CLI truncates a tool result past MAX_MCP_OUTPUT_TOKENS anyway). */
 export const MAX_DOCUMENT_CHARS = 40_000;
