@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAgentDefinition } from '../../src/agents/index.js';
 import { EventBus, type JsonObject, type MessageRecord, type RunId, type RunProgressEvent, type WorkItemId } from '../../src/events/index.js';
 import { newSortableId } from '../../src/lib/ids.js';
-import { InProcessSessionExecutor, runAgent, sessionToolServer, type SessionJob } from '../../src/orchestrator/index.js';
+import { InProcessSessionExecutor, runAgent, runRemoteSession, sessionToolServer, type SessionJob } from '../../src/orchestrator/index.js';
 import { Role } from '../../src/orchestrator/role-policies.js';
 import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { priceTable } from '../../src/usage/index.js';
@@ -185,6 +186,46 @@ describe('the orchestrator’s tools, served to every session over its control c
       // No call was denied: the permission hook lets every session use them, whatever its agent file lists.
       const [invocation] = await store.listInvocations(run.id);
       expect(invocation?.permissionDenials).toEqual([]);
+    } finally {
+      await writer.close();
+      await store.close();
+    }
+  });
+
+  it('a session a worker runs (its own clone of the shared remote) gets the same tools, acting through the shared store', async () => {
+    await using repo = await tmpRepo({ files: { 'README.md': '# widgets\n', [SPEC]: '# SPEC 1\n\nWORKER-SPEC-MARKER\n' } });
+    const remote = join(scratch, 'shared.git');
+    execFileSync('git', ['clone', '-q', '--bare', repo.path, remote]);
+    const store = SqliteStore.open(join(scratch, 'shared.db'));
+    const writer = new MessageWriter(store);
+    try {
+      const at = new Date().toISOString();
+      await store.upsertWorkItem({ id: ITEM, kind: 'priority', number: '1', title: 'Widgets', slug: 'widgets', state: 'implementing', position: 1, at });
+      await store.updateWorkItem(ITEM, { specPath: SPEC, branch: 'orchestrator/1-widgets', updatedAt: at });
+      model.addScenarios([
+        {
+          name: 'worker-tools',
+          match: { prompt: 'WORKER-TOOLS' },
+          turns: [{ tools: [tool('report_progress', { status: 'on the worker', percent: 60 })] }, { tools: [tool('work_item', {})] }, { text: 'COMPLETE' }],
+        },
+      ]);
+      // The worker's own executor, as `orchestrator worker` makes it: no integration branch of its own (the job names it).
+      const executor = new InProcessSessionExecutor({ store, bus: new EventBus(), messages: writer, cliPath: cliPath(), env: sessionEnv(model), prices: priceTable() });
+      const runId = newSortableId() as RunId;
+      const outcome = await runRemoteSession(
+        { runId, session: job('WORKER-TOOLS: report and read'), remote, integrationBranch: 'main' },
+        { executor, cacheDir: join(scratch, 'worker'), signal: new AbortController().signal },
+      );
+      expect(outcome.run).toMatchObject({ id: runId, status: 'succeeded' });
+      const calls = toolCalls(await store.listMessages({ runId, limit: 1000 }));
+      expect(calls.map((call) => [call.name, call.isError])).toEqual([
+        ['mcp__orchestrator__report_progress', false],
+        ['mcp__orchestrator__work_item', false],
+      ]);
+      expect(calls[1]?.result).toContain(`## Spec: ${SPEC} (your worktree)`);
+      expect(calls[1]?.result).toContain('WORKER-SPEC-MARKER');
+      const progress = (await store.listEvents({ runId, limit: 100 })).filter((event) => event.kind === 'run.progress');
+      expect(progress.map((event) => event.message)).toEqual(['on the worker (60%)']);
     } finally {
       await writer.close();
       await store.close();
