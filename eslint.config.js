@@ -13,16 +13,18 @@ const boundaries = {
   roadmap: ['lib', 'roadmap'],
   git: ['lib', 'git'],
   queue: ['lib', 'queue'],
+  // The MCP server on the control channel: the SDK's transport bridge and the tool registry's types, no tool itself.
+  mcp: ['lib', 'events', 'runtime', 'mcp'],
   agents: ['lib', 'events', 'agents', 'roadmap'],
   'scripted-model': ['lib', 'scripted-model'],
-  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'queue', 'agents', 'orchestrator'],
+  orchestrator: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'queue', 'agents', 'mcp', 'orchestrator'],
   dashboard: ['lib', 'events', 'store', 'usage', 'dashboard'],
   // Webhooks: a bus subscriber like the dashboard; the cli starts it with the config's webhooks.
   notify: ['lib', 'events', 'config', 'store', 'notify'],
-  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'notify', 'cli', 'demo'],
-  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'notify', 'demo', 'cli'],
+  demo: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'mcp', 'queue', 'scripted-model', 'dashboard', 'notify', 'cli', 'demo'],
+  cli: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'mcp', 'queue', 'scripted-model', 'dashboard', 'notify', 'demo', 'cli'],
   // The pipeline benchmark runs the orchestrator as `start` does (cli) on the demo's sample repository and scenarios.
-  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'queue', 'scripted-model', 'dashboard', 'notify', 'demo', 'cli', 'bench'],
+  bench: ['lib', 'events', 'config', 'runtime', 'store', 'usage', 'roadmap', 'git', 'agents', 'orchestrator', 'mcp', 'queue', 'scripted-model', 'dashboard', 'notify', 'demo', 'cli', 'bench'],
 };
 const folders = Object.keys(boundaries);
 

@@ -107,6 +107,19 @@ const gitSchema = z
   })
   .strict();
 
+/** The orchestrator's own tools, served to every session (`mcp__orchestrator__…`; see src/orchestrator/session-tools). */
+const sessionToolsSchema = z
+  .object({
+    /** Bugs one run may file with `file_bug`; past it the tool refuses and says so. */
+    bugsPerRun: z.number().int().nonnegative().default(3),
+    /**
+     * How long the CLI lets one call of these tools run (its MCP_TOOL_TIMEOUT). A call that waits for a person
+     * (`ask_human`) waits at most its own limit, which must stay below this one.
+     */
+    toolTimeoutSeconds: z.number().positive().default(86_400),
+  })
+  .strict();
+
 const perMTok = z.number().nonnegative();
 /** USD per million tokens of one model (or of every model a `*` prefix matches). */
 const modelPriceSchema = z
@@ -215,6 +228,7 @@ export const configSchema = z
     git: gitSchema.default(gitSchema.parse({})),
     pricing: pricingSchema.default({}),
     notifications: notificationsSchema.default(notificationsSchema.parse({})),
+    sessionTools: sessionToolsSchema.default(sessionToolsSchema.parse({})),
   })
   .strict();
 

@@ -3,12 +3,12 @@
  */
 import type { AgentMessageRecord, QuestionRecord } from '../store/index.js';
 import type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, RunSummary, StoredRoadmapProblem, UsageRow, WorkerFlag, WorkerJobRecord, WorkerState, WorkerView, WorkItemRecord } from '../store/index.js';
-import type { JsonObject, JsonValue, MessageRecord } from '../events/index.js';
+import type { JsonObject, JsonValue, MessageRecord, RunProgressEvent } from '../events/index.js';
 import type { LiveRunState } from './live-runs.js';
 import type { MessageDigest } from './message-digest.js';
 
 export type { AgentMessageRecord, QuestionRecord };
-export type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, StoredRoadmapProblem, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunSummary, UsageRow, WorkerFlag, WorkerState, WorkItemRecord };
+export type { AuditEventRecord, InvocationRecord, RoadmapReadRecord, StoredRoadmapProblem, JsonObject, JsonValue, LiveRunState, MessageDigest, MessageRecord, RunProgressEvent, RunSummary, UsageRow, WorkerFlag, WorkerState, WorkItemRecord };
 
 export interface ServerInfo {
   version: string;
@@ -21,9 +21,14 @@ export interface ServerInfo {
   startedAt: string;
 }
 
+/** A session's latest progress report (its `report_progress` tool). */
+export type RunProgress = Pick<RunProgressEvent, 'status' | 'percent' | 'at'>;
+
 export interface RunView extends RunSummary {
   live: LiveRunState | null;
   workItemTitle: string | null;
+  /** The latest progress the session reported; filled for the Now page's active runs, null elsewhere. */
+  progress: RunProgress | null;
 }
 
 /** A work item that waits, as the Now page lists it (the store's waiting_* columns with the item's name and state). */

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { RunId } from '../events/index.js';
-import { isTerminalRunStatus } from '../events/index.js';
+import { RUN_PROGRESS_EVENT, isTerminalRunStatus } from '../events/index.js';
 import { mayContainSecret, redactValue } from '../lib/redact.js';
 import { nowIso } from '../lib/time.js';
 import { LISTED_WORKER_STATES, messageTextProblem, summarizeRun, viewWorkers, type InvocationRecord, type RunRecord, type RunSummary, type Store, type UsageRow, type WorkItemRecord } from '../store/index.js';
@@ -13,6 +13,7 @@ import type {
   MessagesResponse,
   NowResponse,
   RunDetailResponse,
+  RunProgress,
   RunListResponse,
   RunView,
   ServerInfo,
@@ -165,7 +166,15 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     ...run,
     live: isTerminalRunStatus(run.status) ? null : (events?.liveRuns.get(run.id) ?? null),
     workItemTitle: run.workItemId ? (items.get(run.workItemId)?.title ?? null) : null,
+    progress: null,
   });
+  /** A run's latest progress report, from the audit trail (so a dashboard started later, or in another process, shows it). */
+  const latestProgress = async (runId: RunId): Promise<RunProgress | null> => {
+    const reports = (await store.listEvents({ runId, limit: 100_000 })).filter((event) => event.kind === RUN_PROGRESS_EVENT);
+    const latest = reports.at(-1);
+    if (!latest) return null;
+    return { status: typeof latest.data.status === 'string' ? latest.data.status : latest.message, percent: typeof latest.data.percent === 'number' ? latest.data.percent : null, at: latest.at };
+  };
 
   app.get('/api/info', () => send<ServerInfo>({ ...options.info, live: events !== null, canStop: controls !== null, startedAt }));
 
@@ -177,7 +186,8 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       .filter((item) => item.waitingFor !== null)
       .map(({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }): WaitingItem => ({ id, kind, number, title, state, waitingFor, waitingDetail, waitingSince }));
     const questions = await store.listQuestions({ state: 'open' });
-    return send<NowResponse>({ runs: active.map((run) => view(run, items)), recent: recent.map((run) => view(run, items)), waiting, questions });
+    const progress = await Promise.all(active.map((run) => latestProgress(run.id)));
+    return send<NowResponse>({ runs: active.map((run, index) => ({ ...view(run, items), progress: progress[index] ?? null })), recent: recent.map((run) => view(run, items)), waiting, questions });
   });
 
   app.get('/api/workers', async (c) => {

@@ -1,5 +1,5 @@
 import type { EventBus, InvocationId, RunId } from '../events/index.js';
-import { isTerminalRunStatus } from '../events/index.js';
+import { RUN_PROGRESS_EVENT, isTerminalRunStatus } from '../events/index.js';
 import type { Store, StoreChange, StoreChangeNotifier, WorkItemRecord } from '../store/index.js';
 
 /** A work item's wait as one comparable value ('' when it does not wait). */
@@ -180,6 +180,10 @@ export class StoreFeed {
       const questionId = event.data.questionId;
       if (event.kind === 'question.asked' && event.runId && (typeof questionId === 'string' || typeof questionId === 'number')) {
         this.#bus.emit('question.asked', { questionId: String(questionId), runId: event.runId, workItemId: event.workItemId, text: typeof event.data.text === 'string' ? event.data.text : event.message });
+      }
+      if (event.kind === RUN_PROGRESS_EVENT && event.runId) {
+        const { status, percent } = event.data;
+        this.#bus.emit('run.progress', { runId: event.runId, workItemId: event.workItemId, status: typeof status === 'string' ? status : event.message, percent: typeof percent === 'number' ? percent : null, at: event.at });
       }
       if (event.kind === 'orchestrator.notice') {
         const level = event.data.level === 'warn' || event.data.level === 'error' ? event.data.level : 'info';

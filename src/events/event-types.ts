@@ -145,12 +145,29 @@ export interface QuestionAskedEvent {
   text: string;
 }
 
+/** The audit-trail kind of a progress report (RunProgressEvent). */
+export const RUN_PROGRESS_EVENT = 'run.progress';
+
+/**
+ * A session reported its progress (the `report_progress` tool): a short status, and a percent when it knows one.
+ * Kept in the audit trail as kind `run.progress`; the Now page shows each running run's latest.
+ */
+export interface RunProgressEvent {
+  runId: RunId;
+  workItemId: WorkItemId | null;
+  status: string;
+  /** 0..100, or null when the session gave none. */
+  percent: number | null;
+  at: string;
+}
+
 /** The one typed event map. Every bus subscriber (store writer, dashboard SSE, terminal reporter) reads these. */
 export interface OrchestratorEvents {
   'run.queued': { runId: RunId; agent: string; workItemId: WorkItemId | null; at: string };
   'run.started': RunStartedEvent;
   'run.message': MessageRecord;
   'run.permission_denied': PermissionDeniedEvent;
+  'run.progress': RunProgressEvent;
   'run.ended': RunEndedEvent;
   'work_item.transitioned': WorkItemTransitionedEvent;
   'work_item.waiting': WorkItemWaitingEvent;

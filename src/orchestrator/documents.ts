@@ -3,7 +3,7 @@ import { git } from './repo-ops.js';
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
 
 /** A committed document path as the orchestrator records it: relative, inside the repository, no `..`. */
-function isSafeRepoPath(path: string): boolean {
+export function isSafeRepoPath(path: string): boolean {
   return path.length > 0 && path.length < 500 && !path.startsWith('/') && !path.split(/[\\/]/).includes('..') && !path.includes('\0');
 }
 

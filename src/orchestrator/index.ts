@@ -24,3 +24,5 @@ export * from './roadmap-source.js';
 export * from './worker-jobs.js';
 export * from './message-delivery.js';
 export * from './human-messages.js';
+export * from './bug-filing.js';
+export * from './session-tools/index.js';

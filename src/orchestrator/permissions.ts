@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { JsonObject } from '../events/index.js';
 import type { ToolPermissionDecision, ToolPermissionRequest } from '../runtime/index.js';
+import { SESSION_TOOL_PREFIX } from './session-tools/index.js';
 
 /** Tools that write files, and the input field holding the path. */
 const WRITE_TOOLS: Record<string, string> = { Write: 'file_path', Edit: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
@@ -70,7 +71,8 @@ export function createToolPolicy(policy: ToolPolicy): (request: ToolPermissionRe
   const inside = (path: string) => isInsideReal(realRoot, isAbsolute(path) ? path : resolve(policy.root, path));
   return (request) => {
     const { toolName, input } = request;
-    if (policy.tools !== null && !policy.tools.includes(toolName) && !toolName.startsWith('mcp__orchestrator__')) {
+    // The orchestrator's own tools are every session's, whatever its agent file lists; each acts only as the session.
+    if (policy.tools !== null && !policy.tools.includes(toolName) && !toolName.startsWith(SESSION_TOOL_PREFIX)) {
       return deny(`${toolName} is not among this role's tools (${policy.tools.join(', ')})`);
     }
     const writeField = WRITE_TOOLS[toolName];

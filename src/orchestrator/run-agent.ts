@@ -12,6 +12,7 @@ import {
   toolNameOf,
   typeOf,
   type PermissionMode,
+  type ControlChannelMcpServer,
   type SessionResult,
   type ToolPermissionDecision,
   type ToolPermissionRequest,
@@ -51,6 +52,8 @@ export interface RunAgentOptions {
   /** Extra tool rules approved without asking, added to the agent's own tools (e.g. `Bash(git *)`). */
   extraAllowedTools?: readonly string[];
   toolPermission?: (request: ToolPermissionRequest) => ToolPermissionDecision | Promise<ToolPermissionDecision>;
+  /** MCP servers served to the session over its control channel (the session tools), made once the run id is known. */
+  mcpServers?: (runId: RunId) => readonly ControlChannelMcpServer[];
   timeoutMs?: number | undefined;
   idleTimeoutMs?: number | undefined;
   stopGraceMs?: number | undefined;
@@ -149,6 +152,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
       ...(options.toolPermission ? { toolPermission: options.toolPermission } : {}),
+      ...(options.mcpServers ? { mcpServers: options.mcpServers(runId) } : {}),
       signal,
       extraArgs,
       onSpawn: (pid) => {

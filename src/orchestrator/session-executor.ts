@@ -5,6 +5,7 @@ import type { PriceTable } from '../usage/index.js';
 import { createToolPolicy } from './permissions.js';
 import { rolePolicy, type Role } from './role-policies.js';
 import { runAgent, type MessageSink } from './run-agent.js';
+import { DEFAULT_SESSION_TOOL_SETTINGS, sessionToolServer, sessionToolsEnv, type SessionToolSettings } from './session-tools/index.js';
 
 /**
  * Everything a role session needs, decided by the state machine: plain data (JSON), with no path of the machine
@@ -66,15 +67,24 @@ export interface InProcessExecutorOptions {
   /** The sessions' environment (the model's credentials come from here, never from a job). */
   env: Readonly<Record<string, string>>;
   prices: PriceTable;
+  /** The limits of the tools every session gets (config `sessionTools`); the defaults when absent. */
+  sessionTools?: SessionToolSettings;
+  /** The integration branch, where the session tools read documents not in the worktree (a worker's job names its own). */
+  integrationBranch?: () => string;
 }
 
-/** Runs the session as a child process of this one, in the worktree itself. */
+/** Runs the session as a child process of this one, in the worktree itself, with the orchestrator's tools served to it. */
 export class InProcessSessionExecutor implements SessionExecutor {
   constructor(private readonly options: InProcessExecutorOptions) {}
 
-  /** `runId`: the id to record the run under, when the caller chose it (a worker running a queued job). */
-  run(job: SessionJob, cwd: string, signal: AbortSignal, options: { runId?: RunId } = {}): Promise<ExecutedSession> {
+  /**
+   * `runId`: the id to record the run under, when the caller chose it (a worker running a queued job);
+   * `integrationBranch`: the job's, when it names one.
+   */
+  run(job: SessionJob, cwd: string, signal: AbortSignal, options: { runId?: RunId; integrationBranch?: string } = {}): Promise<ExecutedSession> {
     const { store, bus, messages, cliPath, env, prices } = this.options;
+    const settings = this.options.sessionTools ?? DEFAULT_SESSION_TOOL_SETTINGS;
+    const integrationBranch = options.integrationBranch ?? this.options.integrationBranch?.() ?? null;
     const policy = rolePolicy(job.role, { root: cwd, tools: job.agent.tools, specPath: job.paths.specPath ?? null, reviewPath: job.paths.reviewPath ?? null, roadmapPath: job.paths.roadmapPath ?? null, testCommand: job.testCommand });
     return runAgent({
       store,
@@ -84,7 +94,7 @@ export class InProcessSessionExecutor implements SessionExecutor {
       agent: job.agent,
       prompt: job.resumeSessionId ? `${job.prompt}\n\n(The orchestrator restarted while you were working on this; continue where you left off.)` : job.prompt,
       cwd,
-      env: { ...env },
+      env: { ...env, ...sessionToolsEnv(settings) },
       defaultModel: job.defaultModel ?? undefined,
       taskKind: job.role,
       workItemId: job.workItemId,
@@ -93,6 +103,7 @@ export class InProcessSessionExecutor implements SessionExecutor {
       branch: job.branch,
       resumeSessionId: job.resumeSessionId ?? undefined,
       toolPermission: createToolPolicy(policy),
+      mcpServers: (runId) => [sessionToolServer({ runId, role: job.role, workItemId: job.workItemId, store, bus, cwd, integrationBranch, settings }, signal)],
       timeoutMs: job.limits.timeoutMs,
       idleTimeoutMs: job.limits.idleTimeoutMs,
       stopGraceMs: job.limits.stopGraceMs,

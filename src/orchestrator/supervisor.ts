@@ -23,6 +23,7 @@ import { RoadmapSync } from './roadmap-sync.js';
 import { loadAgentRegistry, resolveRoleAgents } from './role-agents.js';
 import { Role } from './role-policies.js';
 import { RoleSessions, type SessionTicket } from './role-session.js';
+import { sessionToolSettingsOf } from './session-tools/index.js';
 import { InProcessSessionExecutor } from './session-executor.js';
 import { QueueSessionExecutor, SessionRestartsExhaustedError } from './queue-session-executor.js';
 import { RemoteIntegration } from './remote-integration.js';
@@ -127,7 +128,16 @@ export class Supervisor {
       notice: (level, message) => this.#notice(level, message),
       markDone: (item, reason) => this.#transition(item, WorkItemState.done, reason),
     });
-    const local = new InProcessSessionExecutor({ store, bus: options.bus, messages: options.messages, cliPath: options.cliPath, env: config.sessionEnv, prices: priceTable(config.pricing) });
+    const local = new InProcessSessionExecutor({
+      store,
+      bus: options.bus,
+      messages: options.messages,
+      cliPath: options.cliPath,
+      env: config.sessionEnv,
+      prices: priceTable(config.pricing),
+      sessionTools: sessionToolSettingsOf(config),
+      integrationBranch: () => this.#integrationBranch,
+    });
     const queued =
       options.workers && integration
         ? new QueueSessionExecutor({

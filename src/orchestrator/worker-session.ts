@@ -134,7 +134,7 @@ export async function runRemoteSession(remote: RemoteSession, deps: WorkerSessio
   });
   let executed: ExecutedSession;
   try {
-    executed = await deps.executor.run(session, worktree.path, sessionSignal, { runId: remote.runId });
+    executed = await deps.executor.run(session, worktree.path, sessionSignal, { runId: remote.runId, integrationBranch: remote.integrationBranch });
   } finally {
     if (!pushing.signal.aborted) pushing.abort();
   }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { JsonObject } from '../events/index.js';
 import { BudgetExceededError, SessionInputClosedError, SessionTimeoutError, StoppedError, errorMessage } from '../lib/errors.js';
 import { LineSplitter, RingBuffer } from '../lib/ring-buffer.js';
+import { answerMcpMessage, mcpServerToolRules, type ControlChannelMcpServer } from './control-channel-mcp.js';
 import { InactivityWatchdog } from './inactivity-watchdog.js';
 import { RUN_MARKER_ENV, killRunProcesses } from './process-group.js';
 import { combineResults } from './session-results.js';
@@ -60,6 +61,13 @@ export interface ClaudeSessionOptions {
   idleTimeoutMs?: number;
   interruptGraceMs?: number;
   stopGraceMs?: number;
+  /**
+   * MCP servers served in this process over the control channel (SDK-type servers; see control-channel-mcp.ts). Their
+   * tools are approved without asking (`mcp__<name>` joins --allowedTools); the permission hook still sees each call.
+   * The session owns them: it closes them when it ends. While one of their calls runs, the inactivity watchdog
+   * waits (the session is silent because it waits for us).
+   */
+  mcpServers?: readonly ControlChannelMcpServer[];
   /** Asked before every tool call (a PreToolUse hook over the control channel). Omit to rely on tool lists. */
   toolPermission?: (request: ToolPermissionRequest) => ToolPermissionDecision | Promise<ToolPermissionDecision>;
   onSpawn?: (pid: number) => void;
@@ -107,7 +115,8 @@ export function buildCliArgs(options: ClaudeSessionOptions): string[] {
   const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--replay-user-messages'];
   if (options.model) args.push('--model', options.model);
   if (options.tools) args.push('--tools', options.tools.join(','));
-  if (options.allowedTools && options.allowedTools.length > 0) args.push('--allowedTools', options.allowedTools.join(','));
+  const allowedTools = [...(options.allowedTools ?? []), ...mcpServerToolRules(options.mcpServers ?? [])];
+  if (allowedTools.length > 0) args.push('--allowedTools', allowedTools.join(','));
   if (options.disallowedTools && options.disallowedTools.length > 0) args.push('--disallowedTools', options.disallowedTools.join(','));
   args.push('--permission-mode', options.permissionMode ?? 'default');
   if (options.maxTurns !== undefined) args.push('--max-turns', String(options.maxTurns));
@@ -150,7 +159,11 @@ export async function runClaudeSession(options: ClaudeSessionOptions): Promise<S
  * the outcome: SessionTimeoutError → timed_out, anything else → stopped.
  */
 export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession {
-  options.signal?.throwIfAborted();
+  const mcpServers = new Map((options.mcpServers ?? []).map((server) => [server.name, server]));
+  if (options.signal?.aborted) {
+    void closeMcpServers(mcpServers);
+    options.signal.throwIfAborted();
+  }
   const stderrTail = new RingBuffer<string>(STDERR_TAIL_LINES);
   const deniedTools: SessionResult['deniedTools'] = [];
   let sessionId: string | null = options.resumeSessionId ?? null;
@@ -224,6 +237,18 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
       ? new InactivityWatchdog(options.idleTimeoutMs, () => void stop(new SessionTimeoutError('inactivity', options.idleTimeoutMs ?? 0)))
       : null;
 
+  const answerMcp = async (requestId: string, request: JsonObject) => {
+    const release = watchdog?.hold();
+    try {
+      send(await answerMcpMessage(mcpServers, requestId, request));
+    } finally {
+      release?.();
+    }
+  };
+  for (const server of mcpServers.values()) {
+    server.connect((message) => sendControlRequest({ subtype: 'mcp_message', server_name: server.name, message }));
+  }
+
   const answerPermission = async (requestId: string, subtype: string, request: JsonObject) => {
     const permissionRequest = permissionRequestFrom(subtype, request);
     let decision: ToolPermissionDecision;
@@ -266,6 +291,8 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
       case 'control_request':
         if (message.subtype === 'hook_callback' || message.subtype === 'can_use_tool') {
           void answerPermission(message.requestId, message.subtype, message.request);
+        } else if (message.subtype === 'mcp_message') {
+          void answerMcp(message.requestId, message.request);
         } else {
           send({ type: 'control_response', response: { subtype: 'error', request_id: message.requestId, error: `unsupported control request: ${message.subtype}` } });
         }
@@ -352,10 +379,12 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
     abortListeners.push([source, listener]);
   }
 
-  // Start: the initialize control request (registers our PreToolUse hook), then the task prompt.
+  // Start: the initialize control request (registers our PreToolUse hook and names our SDK MCP servers, which the
+  // CLI then connects to over this channel before its first model request), then the task prompt.
   sendControlRequest({
     subtype: 'initialize',
     ...(options.toolPermission ? { hooks: { PreToolUse: [{ hookCallbackIds: ['orch_pre_tool_use'] }] } } : {}),
+    ...(mcpServers.size > 0 ? { sdkMcpServers: [...mcpServers.keys()] } : {}),
   });
   const { id: promptId, line: promptLine } = userMessageLine(options.prompt);
   send(promptLine);
@@ -391,6 +420,7 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
     if (stopState.promise) await stopState.promise;
     // No tool subprocess may outlive its session: clean the group (and any escaped marker-carrying process).
     await killRunProcesses(options.runId, pid, 1_000);
+    await closeMcpServers(mcpServers);
 
     const base = {
       pid,
@@ -411,7 +441,11 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
   }
 
   function notStarted(done: Promise<SessionResult>): ClaudeSession {
-    return { pid: null, done, sendUserMessage: () => Promise.reject(new SessionInputClosedError('not_started')) };
+    const closed = done.then(async (result) => {
+      await closeMcpServers(mcpServers);
+      return result;
+    });
+    return { pid: null, done: closed, sendUserMessage: () => Promise.reject(new SessionInputClosedError('not_started')) };
   }
 
   function failedToSpawn(message: string): SessionResult {
@@ -434,6 +468,11 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
       deniedTools,
     };
   }
+}
+
+/** Closes the session's MCP servers; one that fails to close does not keep the session from ending. */
+async function closeMcpServers(servers: ReadonlyMap<string, ControlChannelMcpServer>): Promise<void> {
+  await Promise.allSettled([...servers.values()].map((server) => server.close()));
 }
 
 function delay(ms: number): Promise<void> {

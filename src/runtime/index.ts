@@ -5,3 +5,4 @@ export * from './stream-events.js';
 export * from './inactivity-watchdog.js';
 export * from './session-results.js';
 export * from './steering.js';
+export * from './control-channel-mcp.js';

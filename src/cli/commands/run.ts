@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StoppedError, UsageError } from '../../lib/errors.js';
-import { createToolPolicy, loadAgentRegistry, reconcileOrphanedRuns, runAgent } from '../../orchestrator/index.js';
+import { createToolPolicy, loadAgentRegistry, reconcileOrphanedRuns, runAgent, sessionToolServer, sessionToolSettingsOf, sessionToolsEnv } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import { formatDuration } from '../../lib/time.js';
 import { openContext, type GlobalOptions } from '../context.js';
@@ -42,6 +42,7 @@ export async function runCommand(agentName: string, task: string, options: RunCo
       : attachTerminalReporter(bus, stdout, { cwdOf: () => cwd });
 
     const controller = new AbortController();
+    const toolSettings = sessionToolSettingsOf(config);
     let pid: number | null = null;
     bus.on('run.started', (event) => {
       pid = event.pid;
@@ -67,11 +68,12 @@ export async function runCommand(agentName: string, task: string, options: RunCo
         agent,
         prompt: task,
         cwd,
-        env: { ...config.sessionEnv },
+        env: { ...config.sessionEnv, ...sessionToolsEnv(toolSettings) },
         defaultModel: config.runtime.model,
         taskKind: 'adhoc',
         resumeSessionId,
         toolPermission: createToolPolicy({ root: cwd, tools: agent.tools }),
+        mcpServers: (runId) => [sessionToolServer({ runId, role: agent.name, workItemId: null, store, bus, cwd, integrationBranch: config.integrationBranch ?? null, settings: toolSettings }, controller.signal)],
         timeoutMs: config.runtime.timeoutSeconds * 1000,
         idleTimeoutMs: config.runtime.idleTimeoutSeconds * 1000,
         stopGraceMs: config.runtime.stopGraceSeconds * 1000,

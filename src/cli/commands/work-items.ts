@@ -1,14 +1,11 @@
-import type { WorkItemId } from '../../events/index.js';
 import { UsageError } from '../../lib/errors.js';
 import { nowIso } from '../../lib/time.js';
-import { slugify } from '../../roadmap/index.js';
+import { BUG_SEVERITIES, fileBug } from '../../orchestrator/index.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { painter } from '../format.js';
 import { loadRoadmapView, roadmapHeader, roadmapItemsTable, roadmapProblemsText } from '../roadmap-view.js';
 import { summarizeWaits } from '../waits.js';
 import { summaryTable } from './start.js';
-
-const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 
 /** `orchestrator status`: every roadmap item (status, note, what start does with it), the roadmap's problems, work items with their runs and why they wait, and the latest transitions. */
 export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<number> {
@@ -39,16 +36,15 @@ export async function statusCommand(options: GlobalOptions & { json?: boolean })
 
 /** `orchestrator bug "<title>"`: files a bug; critical and high bugs are taken before roadmap priorities. */
 export async function bugCommand(title: string, options: GlobalOptions & { body?: string; severity?: string }): Promise<number> {
-  const severity = options.severity ?? 'medium';
-  if (!(SEVERITIES as readonly string[]).includes(severity)) throw new UsageError(`--severity ${severity} is not one of ${SEVERITIES.join(', ')}`);
+  const severity = BUG_SEVERITIES.find((known) => known === (options.severity ?? 'medium'));
+  if (severity === undefined) throw new UsageError(`--severity ${options.severity ?? ''} is not one of ${BUG_SEVERITIES.join(', ')}`);
   if (title.trim().length === 0) throw new UsageError('the bug title is empty', { hint: 'orchestrator bug "Crash when the input is empty" --body "steps…"' });
   const ctx = await openContext(options);
   try {
-    const bugs = await ctx.store.listWorkItems({ kind: 'bug' });
-    const number = String(bugs.reduce((max, bug) => Math.max(max, Number(bug.number) || 0), 0) + 1);
-    const item = await ctx.store.upsertWorkItem({ id: `B-${number}` as WorkItemId, kind: 'bug', number, title: title.trim(), slug: slugify(title), state: 'planned', position: Number(number), severity, body: options.body ?? '', at: nowIso() });
-    await ctx.store.appendEvent({ at: nowIso(), kind: 'bug.filed', workItemId: item.id, message: `bug ${number} filed (${severity}): ${item.title}` });
-    ctx.stdout.write(`filed bug ${number} (${item.id}, ${severity}): ${item.title}\n`);
+    const filed = await fileBug(ctx.store, { title, body: options.body ?? '', severity });
+    if (filed.kind !== 'filed') throw new Error('a bug filed by a person has no limit');
+    const { item } = filed;
+    ctx.stdout.write(`filed bug ${item.number} (${item.id}, ${severity}): ${item.title}\n`);
     return 0;
   } finally {
     await ctx.close();

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, errorMessage, OrchestratorError, StoppedError } from '../../lib/errors.js';
 import { redactText } from '../../lib/redact.js';
 import { nowIso } from '../../lib/time.js';
-import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
+import { InProcessSessionExecutor, JobIncompatibleError, registerWorker, sessionToolSettingsOf, WorkerHeartbeat, workerJobHandler, type WorkerJobEvent } from '../../orchestrator/index.js';
 import { assertQueueInstalled, QueueUnreachableError, QueueWorkerStoppedError, runQueueWorker, type QueueLocation } from '../../queue/index.js';
 import { locateClaudeCli } from '../../runtime/index.js';
 import { ConnectionRetry, DEFAULT_MAX_BUFFERED, isConnectionError, MessageWriter, retryingStore, SCHEMA_VERSION } from '../../store/index.js';
@@ -210,6 +210,7 @@ export async function serveSessionJobs(ctx: CommandContext, options: ServeSessio
     // Model credentials come from this machine's environment, never from a job.
     env: config.sessionEnv,
     prices: priceTable(config.pricing),
+    sessionTools: sessionToolSettingsOf(config),
   });
   const handler = workerJobHandler({
     store: sessionStore,

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { ActivityEvent, NowResponse, RunView, WaitingItem } from '../api-types.js';
+import type { ActivityEvent, NowResponse, RunProgress, RunProgressEvent, RunView, WaitingItem } from '../api-types.js';
 import { getJson } from './api.js';
 import { Card, Cost, ErrorBox, GridHead, RunCells, StatusBadge, StopButton, WaitInfo } from './components.js';
 import { duration, money, since, time, tokens, waitSummary } from './format.js';
@@ -37,6 +37,14 @@ function reduceNow(state: NowResponse, name: string, data: unknown): Reduction<N
     const event = data as { workItemId: string; to: string };
     if (!state.waiting.some((item) => item.id === event.workItemId)) return state;
     return { ...state, waiting: state.waiting.map((item) => (item.id === event.workItemId ? { ...item, state: event.to } : item)) };
+  }
+  if (name === 'run.progress') {
+    const event = data as RunProgressEvent;
+    const index = state.runs.findIndex((run) => run.id === event.runId);
+    if (index === -1) return 'reload';
+    const runs = [...state.runs];
+    runs[index] = { ...runs[index]!, progress: { status: event.status, percent: event.percent, at: event.at } };
+    return { ...state, runs };
   }
   if (name === 'run.queued' || name === 'run.started' || name === 'run.ended') return 'reload';
   return state;
@@ -78,6 +86,17 @@ function WaitingCard({ items }: { items: readonly WaitingItem[] | null }) {
   );
 }
 
+/** What the session last said of its progress (its report_progress tool), with a bar when it gave a percent. */
+function ProgressCell({ progress }: { progress: RunProgress | null }) {
+  if (progress === null) return <td class="muted" data-field="progress">—</td>;
+  return (
+    <td class="truncate" data-field="progress" title={`reported at ${time(progress.at)}`}>
+      {progress.percent !== null && <progress max={100} value={progress.percent} data-percent={progress.percent} />} <span data-field="progress-status">{progress.status}</span>
+      {progress.percent !== null && <span class="muted"> {Math.round(progress.percent)}%</span>}
+    </td>
+  );
+}
+
 function ActiveRow({ run, now, showHost }: { run: RunView; now: number; showHost: boolean }) {
   const live = run.live;
   const inputTokens = live ? live.inputTokens + live.cacheCreationInputTokens + live.cacheReadInputTokens : run.inputTokens;
@@ -101,6 +120,7 @@ function ActiveRow({ run, now, showHost }: { run: RunView; now: number; showHost
           <span class="muted">{live?.lastText ?? '—'}</span>
         )}
       </td>
+      <ProgressCell progress={run.progress} />
       <td class="num" data-field="messages">{live?.messageCount ?? '—'}</td>
       <td class="num" data-field="tokens" title="input (incl. cache) / output; while a session runs its output is estimated from its text until the CLI reports it">
         {tokens(inputTokens)} / {tokens(outputTokens)}
@@ -139,7 +159,7 @@ export function NowPage() {
   const workers = useWorkers();
   // One machine (no worker registered, every run here): the page looks as it always did. Otherwise each run says where it runs.
   const showHost = (workers.data?.response.workers.length ?? 0) > 0 || new Set(data?.runs.map((run) => run.host)).size > 1;
-  const activeColumns = ['run', 'agent', 'work item', 'status', ...(showHost ? ['host'] : []), 'elapsed', 'doing now', 'msgs', 'tokens in/out', 'cost', ''];
+  const activeColumns = ['run', 'agent', 'work item', 'status', ...(showHost ? ['host'] : []), 'elapsed', 'doing now', 'progress', 'msgs', 'tokens in/out', 'cost', ''];
   return (
     <div class="page">
       <ErrorBox error={error} />
