@@ -17,6 +17,10 @@ import { buildContentBlocks, streamMessage, jsonMessage, type ContentBlock } fro
 /** One request the scripted model received, kept so tests can assert on what the real CLI sent. */
 export interface RecordedRequest {
   at: string;
+  /** Epoch ms (performance.timeOrigin + now(), sub-ms) when the request's body had been read in full. */
+  receivedAtMs: number;
+  /** Epoch ms when the answer had been handed to the socket in full (the response's 'finish'); null until then. */
+  respondedAtMs: number | null;
   method: string;
   path: string;
   sessionId: string | null;
@@ -157,7 +161,7 @@ export class ScriptedModelServer {
     }
     if (req.method !== 'POST' || !path.startsWith('/v1/messages') || path.startsWith('/v1/messages/count_tokens')) {
       // The CLI sends `HEAD /` as a connectivity pre-warm; 404 is fine for it and anything else unknown.
-      this.#record({ method: req.method ?? '?', path, sessionId: null, scenario: null, turnIndex: null, kind: 'other', headers, body: null });
+      this.#record({ method: req.method ?? '?', path, sessionId: null, scenario: null, turnIndex: null, kind: 'other', headers, body: null }, res);
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }));
       return;
@@ -169,19 +173,19 @@ export class ScriptedModelServer {
     const base = { method: 'POST', path, sessionId, headers, body };
 
     if (isTitleRequest(body)) {
-      this.#record({ ...base, scenario: null, turnIndex: null, kind: 'title' });
+      this.#record({ ...base, scenario: null, turnIndex: null, kind: 'title' }, res);
       await this.#reply(res, { text: '{"title":"Scripted session"}' }, model, stream, {});
       return;
     }
     if (isCompactionRequest(body)) {
-      this.#record({ ...base, scenario: null, turnIndex: null, kind: 'compaction' });
+      this.#record({ ...base, scenario: null, turnIndex: null, kind: 'compaction' }, res);
       await this.#reply(res, { text: '<summary>Scripted summary of the conversation so far.</summary>' }, model, stream, {});
       return;
     }
 
     const binding = this.#bind(sessionId ?? 'anonymous', body);
     if (!binding) {
-      this.#record({ ...base, scenario: null, turnIndex: null, kind: 'unmatched' });
+      this.#record({ ...base, scenario: null, turnIndex: null, kind: 'unmatched' }, res);
       // 400 is not retried by the CLI, so a test with a missing scenario fails at once and loudly.
       sendError(res, 400, 'invalid_request_error', `scripted model: no scenario matches this request (session ${sessionId ?? '?'}): ${firstUserText(body).slice(0, 200)}`);
       return;
@@ -189,12 +193,12 @@ export class ScriptedModelServer {
     const turnIndex = binding.nextTurn;
     const turn = binding.scenario.turns[turnIndex];
     if (!turn) {
-      this.#record({ ...base, scenario: binding.scenario.name, turnIndex, kind: 'exhausted' });
+      this.#record({ ...base, scenario: binding.scenario.name, turnIndex, kind: 'exhausted' }, res);
       sendError(res, 400, 'invalid_request_error', `scripted model: scenario "${binding.scenario.name}" has no turn ${turnIndex + 1} (it has ${binding.scenario.turns.length})`);
       return;
     }
     binding.nextTurn += 1;
-    this.#record({ ...base, scenario: binding.scenario.name, turnIndex, kind: 'turn' });
+    this.#record({ ...base, scenario: binding.scenario.name, turnIndex, kind: 'turn' }, res);
     const vars = { ...binding.vars, cwd: findCwd(body) ?? binding.vars.cwd ?? '', session_id: sessionId ?? '' };
     const prompt = firstUserText(body);
     const request: ReplyContext = {
@@ -272,8 +276,12 @@ export class ScriptedModelServer {
     }
   }
 
-  #record(entry: Omit<RecordedRequest, 'at'>): void {
-    const request: RecordedRequest = { at: new Date().toISOString(), ...entry };
+  #record(entry: Omit<RecordedRequest, 'at' | 'receivedAtMs' | 'respondedAtMs'>, res: ServerResponse): void {
+    const receivedAtMs = epochMs();
+    const request: RecordedRequest = { at: new Date().toISOString(), receivedAtMs, respondedAtMs: null, ...entry };
+    res.once('finish', () => {
+      request.respondedAtMs = epochMs();
+    });
     this.requests.push(request);
     for (const waiter of this.#waiters) {
       if (waiter.predicate(request)) {
@@ -282,6 +290,11 @@ export class ScriptedModelServer {
       }
     }
   }
+}
+
+/** Epoch milliseconds with sub-millisecond resolution, on the clock benchmarks in this process read too. */
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** What a scripted turn's reply needs of the request it answers. */
