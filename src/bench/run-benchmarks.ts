@@ -16,7 +16,8 @@ import { benchmarkQueuePickup, CHILD_QUEUE_WORKER, runQueueBenchChild } from './
 import { queueSection } from './queue-report.js';
 import { benchmarkRoadmapParse, type RoadmapParseFigure } from './roadmap-parse.js';
 import { benchmarkSessionOverhead } from './session-overhead.js';
-import { benchmarkSteering } from './steering.js';
+import { benchmarkSteering, type SteeringDatabase, type SteeringFigures } from './steering.js';
+import { steeringSection } from './steering-report.js';
 import { workersSection } from './workers-report.js';
 import { benchmarkWorkersThroughput } from './workers-throughput.js';
 
@@ -214,29 +215,18 @@ async function main(): Promise<void> {
   }
 
   if (want('steering')) {
-    log('steering: a dashboard message to a live CLI session → its next model request (82 turns of 1.5 s; about 3 minutes)…');
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-    const figures = await benchmarkSteering({ cliPath: locateClaudeCli({ claudeBin: process.env.CLAUDE_BIN, pathEnv: process.env.PATH }), env, samples: 40, turnDelayMs: 1500, log });
-    const row = (name: string, latency: LatencyFigure, bold: boolean) =>
-      `| ${name} | ${latency.count} | ${latency.p50Ms.toFixed(1)} ms | ${bold ? `**${latency.p95Ms.toFixed(1)} ms**` : `${latency.p95Ms.toFixed(1)} ms`} | ${latency.maxMs.toFixed(1)} ms |`;
-    sections.push(
-      [
-        '## 10. Steering a live session (target: p95 ≤ 500 ms after the turn ends)',
-        '',
-        `One real CLI session through \`runAgent\` on SQLite (control channel, permission hook on every tool call, the MessageWriter), with the dashboard's HTTP server in the same process, as \`orchestrator start\` runs it. The scripted model answers each of its turns after ${figures.turnDelayMs} ms with a Read; at a random moment of every other turn's delay a person's message is POSTed to \`/api/runs/:id/messages\` (stored; live delivery writes it on the session's stdin at once). The path: dashboard POST → store → \`deliverLive\` → the CLI's stdin → the CLI's next request to the model.`,
-        'Turn end = the scripted model has handed its answer (the tool call) to the socket in full; the CLI then runs the Read, answers the permission hook and sends its next request, which must carry the message text. Both ends read the same clock (the model runs in the benchmark process).',
-        '',
-        '| from | samples | p50 | p95 | max |',
-        '|---|---|---|---|---|',
-        row('**the turn ends** → next request carrying the message', figures.afterTurnEnd, true),
-        row('the dashboard POST → that request', figures.fromPost, false),
-        row('baseline: the turn ends → next request, no message posted (the turns in between)', figures.baseline, false),
-        '',
-        `${figures.inNextRequest} of ${figures.samples} messages were in the very next request after the turn in flight when they were posted. Wall time ${(figures.wallMs / 1000).toFixed(0)} s. Load average ${figures.loadBefore.toFixed(1)} before, ${figures.loadAfter.toFixed(1)} after (2 cores, shared with other work: the figure slows with it). PostgreSQL (a dashboard in another process, heard through NOTIFY) is not measured yet.`,
-      ].join('\n'),
-    );
-    log(`  after the turn ends: p50 ${figures.afterTurnEnd.p50Ms.toFixed(1)} ms, p95 ${figures.afterTurnEnd.p95Ms.toFixed(1)} ms; from the POST: p95 ${figures.fromPost.p95Ms.toFixed(1)} ms; baseline p95 ${figures.baseline.p95Ms.toFixed(1)} ms; ${figures.inNextRequest}/${figures.samples} in the next request`);
+    const cliPath = locateClaudeCli({ claudeBin: process.env.CLAUDE_BIN, pathEnv: process.env.PATH });
+    const runs: SteeringFigures[] = [];
+    const databases: SteeringDatabase[] = [{ kind: 'sqlite' }, { kind: 'postgres', url: process.env.ORCHESTRATOR_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' }];
+    for (const database of databases) {
+      log(`steering on ${database.kind}: a dashboard message to a live CLI session → its next model request (82 turns of 1.5 s; about 3 minutes)…`);
+      const figures = await benchmarkSteering({ database, cliPath, env, samples: 40, turnDelayMs: 1500 });
+      runs.push(figures);
+      log(`  after the turn ends: p50 ${figures.afterTurnEnd.p50Ms.toFixed(1)} ms, p95 ${figures.afterTurnEnd.p95Ms.toFixed(1)} ms, max ${figures.afterTurnEnd.maxMs.toFixed(1)} ms; from the POST: p95 ${figures.fromPost.p95Ms.toFixed(1)} ms; baseline p95 ${figures.baseline.p95Ms.toFixed(1)} ms; ${figures.inNextRequest}/${figures.samples} in the next request; load ${figures.loadBefore.toFixed(1)} → ${figures.loadAfter.toFixed(1)}`);
+    }
+    sections.push(steeringSection(runs));
   }
 
   const file = join(root, 'docs', 'benchmarks.md');

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -9,11 +9,12 @@ import { startDashboard } from '../dashboard/index.js';
 import { EventBus, type RunId } from '../events/index.js';
 import { createToolPolicy, runAgent } from '../orchestrator/index.js';
 import { ScriptedModelServer, type RecordedRequest, type ScenarioInput } from '../scripted-model/index.js';
-import { MessageWriter, SqliteStore } from '../store/index.js';
-import { latencyFigure, type LatencyFigure } from './stats.js';
+import { MessageWriter, PostgresStore, SqliteStore, type Store } from '../store/index.js';
+import { adminStatement, latencyFigure, type LatencyFigure } from './stats.js';
 import { gapAfterTurn, requestTexts, steeringSample, type SteeringSample } from './steering-match.js';
 
 export interface SteeringFigures {
+  database: SteeringDatabase['kind'];
   samples: number;
   turnDelayMs: number;
   /** From the in-flight turn's answer fully sent by the model to the next request carrying the message. */
@@ -29,7 +30,15 @@ export interface SteeringFigures {
   wallMs: number;
 }
 
+/** Where the run lives and where the dashboard that takes the message runs. */
+export type SteeringDatabase =
+  /** SQLite, the dashboard's server in the session's process (as `orchestrator start` runs it): heard at once. */
+  | { kind: 'sqlite' }
+  /** PostgreSQL, the dashboard in a process of its own: the session's owner hears the message through NOTIFY. */
+  | { kind: 'postgres'; url: string };
+
 export interface SteeringOptions {
+  database: SteeringDatabase;
   cliPath: string;
   env: Record<string, string>;
   /** Messages posted, one per model turn (≥ 30 for a p95). */
@@ -78,10 +87,9 @@ export async function benchmarkSteering(options: SteeringOptions): Promise<Steer
   execFileSync('git', ['init', '-q', '-b', 'main', cwd]);
   await writeFile(join(cwd, 'README.md'), '# steering bench\n');
   const env = { ...options.env, HOME: home, ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
-  const store = SqliteStore.open(join(dir, 'orchestrator.db'));
-  const writer = new MessageWriter(store);
   const bus = new EventBus();
-  const dashboard = await startDashboard({ store, bus, controls: null, host: '127.0.0.1', port: 0, token: null, staticDir: null, repoRoot: cwd, version: 'bench' });
+  const { store, dashboardUrl, close } = await openBackend(options.database, dir, bus);
+  const writer = new MessageWriter(store);
   const agent = parseAgentDefinition(DEFAULT_AGENTS['code-developer'] ?? '', 'code-developer.md');
   const loadBefore = loadavg()[0] ?? Number.NaN;
   const started = performance.now();
@@ -126,7 +134,7 @@ export async function benchmarkSteering(options: SteeringOptions): Promise<Steer
       if (runId === null) throw new Error('the run has no id yet although its session is talking to the model');
       const text = `steering sample ${index + 1} (${nonce}): please also note this.`;
       const postedAtMs = epochMs();
-      const response = await fetch(`${dashboard.url.replace(/\/$/, '')}/api/runs/${runId}/messages`, {
+      const response = await fetch(`${dashboardUrl}/api/runs/${runId}/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-orchestrator-request': '1' },
         body: JSON.stringify({ text }),
@@ -147,13 +155,13 @@ export async function benchmarkSteering(options: SteeringOptions): Promise<Steer
     // On a failure the session is still running: stop it and wait for its process to end before closing the store.
     abort.abort(new Error('the steering benchmark ended'));
     await running.catch(() => {});
-    await dashboard.close();
     await writer.close();
-    await store.close();
+    await close();
     await model.close();
     await rm(dir, { recursive: true, force: true });
   }
   return {
+    database: options.database.kind,
     samples: samples.length,
     turnDelayMs: options.turnDelayMs,
     afterTurnEnd: latencyFigure(samples.map((sample) => sample.afterTurnEndMs)),
@@ -164,4 +172,62 @@ export async function benchmarkSteering(options: SteeringOptions): Promise<Steer
     loadAfter: loadavg()[0] ?? Number.NaN,
     wallMs: performance.now() - started,
   };
+}
+
+interface SteeringBackend {
+  store: Store;
+  /** The dashboard's address, without a trailing slash. */
+  dashboardUrl: string;
+  close: () => Promise<void>;
+}
+
+async function openBackend(database: SteeringDatabase, dir: string, bus: EventBus): Promise<SteeringBackend> {
+  if (database.kind === 'sqlite') {
+    const store = SqliteStore.open(join(dir, 'orchestrator.db'));
+    const dashboard = await startDashboard({ store, bus, controls: null, host: '127.0.0.1', port: 0, token: null, staticDir: null, repoRoot: dir, version: 'bench' });
+    return {
+      store,
+      dashboardUrl: dashboard.url.replace(/\/$/, ''),
+      close: async () => {
+        await dashboard.close();
+        await store.close();
+      },
+    };
+  }
+  const schema = `bench_steer_${randomBytes(5).toString('hex')}`;
+  await adminStatement(database.url, `CREATE SCHEMA ${schema}`);
+  const store = await PostgresStore.open(database.url, { schema, max: 4 });
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'steering-dashboard.js')], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', STEERING_DATABASE_URL: database.url, STEERING_SCHEMA: schema },
+  });
+  child.stdin.on('error', () => undefined);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const close = async () => {
+    child.stdin.end();
+    await exited;
+    await store.close();
+    await adminStatement(database.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url);
+      });
+      void exited.then((code) => reject(new Error(`the dashboard process exited ${String(code)} before it served: ${stderr.trim()}`)));
+    });
+    // The owner's listener settles before the first message: wait for its first resync.
+    const listening = new AbortController();
+    await new Promise<void>((resolve) => store.changes.subscribe({ onChange: () => undefined, onResync: resolve }, { signal: listening.signal }));
+    listening.abort();
+    return { store, dashboardUrl: url.replace(/\/$/, ''), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
