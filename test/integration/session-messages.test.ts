@@ -9,7 +9,9 @@ import { InProcessSessionExecutor, MESSAGE_SENT_EVENT, type SessionJob, type Ses
 import { Role } from '../../src/orchestrator/role-policies.js';
 import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { priceTable } from '../../src/usage/index.js';
-import { cliPath, sessionEnv, useScriptedModel } from '../helpers/model.js';
+import { startDashboard } from '../../src/dashboard/index.js';
+import { runCli } from '../helpers/cli.js';
+import { cliPath, sessionEnv, testSessionHome, useScriptedModel } from '../helpers/model.js';
 import { tmpRepo } from '../helpers/tmp-repo.js';
 
 const model = useScriptedModel();
@@ -213,6 +215,43 @@ describe('send_message and read_messages: agents message each other through the 
       expect(bodies.filter((body) => body.startsWith('OVER-THE') || body === 'POSING')).toEqual([]);
     } finally {
       await writer.close();
+      await store.close();
+    }
+  });
+
+  it('the demo shows an agent-to-agent message and a progress report, on the dashboard', async () => {
+    const demoDir = join(scratch, 'demo');
+    const demo = await runCli(['demo', '--dir', demoDir, '--no-keep-open', '--no-dashboard', '--pace', '0'], {
+      cwd: scratch,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: testSessionHome(), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+      timeoutMs: 280_000,
+    });
+    expect(demo.exitCode, `${demo.stdout}\n${demo.stderr}`).toBe(0);
+    expect(demo.stdout.match(/✅/g)?.length ?? 0).toBeGreaterThanOrEqual(3);
+
+    const store = SqliteStore.open(join(demoDir, '.orchestrator', 'orchestrator.db'));
+    const dashboard = await startDashboard({ store, bus: null, controls: null, host: '127.0.0.1', port: 0, token: null, staticDir: null, repoRoot: demoDir, version: 'test' });
+    try {
+      // The architect of each item warned its developer, and the developer's session got it in its prompt.
+      const { messages } = (await (await fetch(new URL('/api/agent-messages', dashboard.url), { headers: { 'X-Orchestrator-Request': '1' } })).json()) as { messages: { senderRole: string; recipientRole: string; recipientWorkItemId: string; deliveredToRun: string | null; body: string }[] };
+      messages.sort((a, b) => a.recipientWorkItemId.localeCompare(b.recipientWorkItemId));
+      expect(messages.map((message) => [message.senderRole, message.recipientRole, message.recipientWorkItemId])).toEqual([
+        ['architect', 'code-developer', 'P-1'],
+        ['architect', 'code-developer', 'P-2'],
+        ['architect', 'code-developer', 'P-3'],
+      ]);
+      const first = messages[0]!;
+      expect(first.body).toContain('Heads-up for PRIORITY 1 (Slugify helper)');
+      const developerRun = await store.getRun(first.deliveredToRun as RunId);
+      expect(developerRun).toMatchObject({ agent: 'code-developer', workItemId: 'P-1', status: 'succeeded' });
+      expect(developerRun?.prompt).toContain('## Messages for you');
+      expect(developerRun?.prompt).toContain('Heads-up for PRIORITY 1 (Slugify helper)');
+
+      // The developer reported its progress once, in its run's timeline on the dashboard.
+      const detail = (await (await fetch(new URL(`/api/runs/${developerRun!.id}`, dashboard.url), { headers: { 'X-Orchestrator-Request': '1' } })).json()) as { events: { kind: string; message: string }[] };
+      expect(detail.events.filter((event) => event.kind === 'run.progress').map((event) => event.message)).toEqual(['tests pass; committing (90%)']);
+    } finally {
+      await dashboard.close();
       await store.close();
     }
   });
