@@ -23,12 +23,13 @@ export interface InboxRead {
 
 export async function readInbox(store: Store, inbox: SessionInbox, options: { unreadOnly: boolean }): Promise<InboxRead> {
   const rows = await store.inboxFor({ runId: inbox.runId, role: inbox.role, workItemId: inbox.workItemId, limit: INBOX_SCAN });
-  const mine = rows.filter((message) => message.senderRunId !== inbox.runId && (message.deliveredToRun === null || message.deliveredToRun === inbox.runId) && (!options.unreadOnly || message.readAt === null));
+  const mine = rows.filter((message) => message.senderRunId !== inbox.runId && (!options.unreadOnly || message.readAt === null));
 
   // Not delivered yet: claim them for this run (one another session claims at the same moment is its, not ours).
   const waiting = mine.filter((message) => message.deliveredToRun === null).map((message) => message.id);
   const at = nowIso();
   const claimed = new Set(waiting.length > 0 ? await store.markMessagesDelivered(waiting, { runId: inbox.runId, at }) : []);
+  // What this session may read: delivered to it before, or claimed now (one another session got is that session's).
   const readable = mine.filter((message) => message.deliveredToRun === inbox.runId || claimed.has(message.id));
   const shown = readable.slice(0, MESSAGES_PER_READ);
   for (const message of shown.filter((message) => claimed.has(message.id))) {
