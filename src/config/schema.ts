@@ -112,6 +112,10 @@ const sessionToolsSchema = z
   .object({
     /** Bugs one run may file with `file_bug`; past it the tool refuses and says so. */
     bugsPerRun: z.number().int().nonnegative().default(3),
+    /** Messages one run may send with `send_message` (to agents or a person); past it the tool refuses and says so. */
+    messagesPerRun: z.number().int().nonnegative().default(20),
+    /** Messages agents may send in one work item's thread, all runs together (stops two agents talking in circles). */
+    messagesPerItem: z.number().int().nonnegative().default(100),
     /**
      * How long the CLI lets one call of these tools run (its MCP_TOOL_TIMEOUT). A call that waits for a person
      * (`ask_human`) waits at most its own limit, which must stay below this one.

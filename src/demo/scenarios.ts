@@ -71,6 +71,8 @@ export function developerScenario(feature: Feature): ScenarioInput {
       },
       { tools: [{ name: 'Write', input: { file_path: `{{cwd}}/test/${feature.file}.test.js`, content: feature.test } }], usage: { input_tokens: 4_600, output_tokens: 210 } },
       { text: 'Running the tests.', tools: [{ name: 'Bash', input: { command: 'node --test', description: 'Run the test suite' } }], usage: { input_tokens: 4_900, output_tokens: 40 } },
+      // A progress report (the orchestrator's report_progress tool): shown live on the dashboard's Now page and in the run's timeline.
+      { tools: [{ name: 'mcp__orchestrator__report_progress', input: { status: 'tests pass; committing', percent: 90 } }], usage: { input_tokens: 5_100, output_tokens: 30 } },
       {
         tools: [{ name: 'Bash', input: { command: `git add src/${feature.file}.js test/${feature.file}.test.js && git commit -q -m "Add ${feature.name} with tests" && git log --oneline -1`, description: 'Commit the change' } }],
         usage: { input_tokens: 5_300, output_tokens: 70 },
@@ -110,4 +112,31 @@ export const projectManagerScenario: ScenarioInput = {
   ],
 };
 
-export const DEMO_SCENARIOS: readonly ScenarioInput[] = [architectScenario, ...DEMO_FEATURES.map(developerScenario), reviewerScenario, projectManagerScenario];
+/**
+ * The demo's architect: the architect above, and between writing the spec and finishing, a warning to the developer
+ * of its item (the send_message tool). The developer's session gets it in its prompt ("Messages for you"), and the
+ * dashboard's Messages page lists it. Tests that share `architectScenario` keep the quiet one.
+ */
+export const demoArchitectScenario: ScenarioInput = {
+  ...architectScenario,
+  name: 'demo-architect-with-message',
+  turns: [
+    ...architectScenario.turns.slice(0, -1),
+    {
+      text: 'Warning the developer about a risk I see.',
+      tools: [
+        {
+          name: 'mcp__orchestrator__send_message',
+          input: {
+            to: { kind: 'role', role: 'code-developer' },
+            text: 'Heads-up for PRIORITY {{n}} ({{title}}): keep it one pure function with no module state, and test the empty string too; the spec is in {{spec}}.',
+          },
+        },
+      ],
+      usage: { input_tokens: 3_800, output_tokens: 70 },
+    },
+    ...architectScenario.turns.slice(-1),
+  ],
+};
+
+export const DEMO_SCENARIOS: readonly ScenarioInput[] = [demoArchitectScenario, ...DEMO_FEATURES.map(developerScenario), reviewerScenario, projectManagerScenario];

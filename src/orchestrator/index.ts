@@ -25,4 +25,6 @@ export * from './worker-jobs.js';
 export * from './message-delivery.js';
 export * from './human-messages.js';
 export * from './bug-filing.js';
+export * from './agent-message-sending.js';
+export * from './inbox-reading.js';
 export * from './session-tools/index.js';

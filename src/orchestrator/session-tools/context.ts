@@ -6,15 +6,24 @@ import type { Store } from '../../store/index.js';
 export interface SessionToolSettings {
   /** Bugs one run may file (`file_bug`). */
   bugsPerRun: number;
+  /** Messages one run may send (`send_message`). */
+  messagesPerRun: number;
+  /** Messages agents may send in one work item's thread, all runs together (`send_message`). */
+  messagesPerItem: number;
   /** How long the CLI lets one tool call run (MCP_TOOL_TIMEOUT), in ms. */
   toolTimeoutMs: number;
 }
 
-export const DEFAULT_SESSION_TOOL_SETTINGS: SessionToolSettings = { bugsPerRun: 3, toolTimeoutMs: 86_400_000 };
+export const DEFAULT_SESSION_TOOL_SETTINGS: SessionToolSettings = { bugsPerRun: 3, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 86_400_000 };
 
 /** The settings as configured (`sessionTools` in orchestrator.config.json). */
 export function sessionToolSettingsOf(config: Pick<ResolvedConfig, 'sessionTools'>): SessionToolSettings {
-  return { bugsPerRun: config.sessionTools.bugsPerRun, toolTimeoutMs: config.sessionTools.toolTimeoutSeconds * 1000 };
+  return {
+    bugsPerRun: config.sessionTools.bugsPerRun,
+    messagesPerRun: config.sessionTools.messagesPerRun,
+    messagesPerItem: config.sessionTools.messagesPerItem,
+    toolTimeoutMs: config.sessionTools.toolTimeoutSeconds * 1000,
+  };
 }
 
 /**

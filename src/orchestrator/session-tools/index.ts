@@ -4,3 +4,5 @@ export { SESSION_TOOLS_SERVER, SESSION_TOOL_PREFIX, sessionToolServer, sessionTo
 export { reportProgressTool } from './report-progress.js';
 export { fileBugTool } from './file-bug.js';
 export { HISTORY_ENTRIES, MAX_DOCUMENT_CHARS, workItemTool } from './work-item.js';
+export { sendMessageTool } from './send-message.js';
+export { readMessagesTool } from './read-messages.js';
