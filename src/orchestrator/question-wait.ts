@@ -1,3 +1,5 @@
+import type { RunId } from '../events/index.js';
+import { nowIso } from '../lib/time.js';
 import { onQuestionSettled, type QuestionRecord, type Store } from '../store/index.js';
 
 /** How often a wait looks at its question when the store does not announce changes (SQLite), as for messages. */
@@ -65,4 +67,17 @@ export async function waitForQuestion(store: Store, id: number, options: Questio
     options.signal.removeEventListener('abort', stopWatching);
     watching.abort();
   }
+}
+
+/**
+ * Cancels the open questions of a run that is over (orphaned by a restart or a lost worker): nobody waits for their
+ * answers any more, so they must not show as "waiting for you". Its next session asks again if it still needs to.
+ * Returns how many it cancelled.
+ */
+export async function cancelOpenQuestionsOfRun(store: Store, runId: RunId): Promise<number> {
+  let cancelled = 0;
+  for (const question of await store.listQuestions({ state: 'open', runId })) {
+    if (await store.cancelQuestion(question.id, nowIso())) cancelled += 1;
+  }
+  return cancelled;
 }
