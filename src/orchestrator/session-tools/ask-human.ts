@@ -16,7 +16,8 @@ const input = z
 /** What the tool says when nobody answered within the limit. */
 export function noAnswerText(timeoutMs: number): string {
   const minutes = timeoutMs / 60_000;
-  const within = minutes >= 1 ? `${Math.round(minutes)} minute${Math.round(minutes) === 1 ? '' : 's'}` : `${Math.max(1, Math.round(timeoutMs / 1000))} seconds`;
+  const count = minutes >= 1 ? Math.round(minutes) : Math.max(1, Math.round(timeoutMs / 1000));
+  const within = `${count} ${minutes >= 1 ? 'minute' : 'second'}${count === 1 ? '' : 's'}`;
   return `No answer from a person within ${within}: decide yourself, and say what you assumed.`;
 }
 
