@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_AGENTS } from '../../src/agents/index.js';
-import type { RunId } from '../../src/events/index.js';
 import { UNATTENDED_TEXT } from '../../src/orchestrator/index.js';
 import type { RecordedRequest } from '../../src/scripted-model/index.js';
 import { SqliteStore, type Store } from '../../src/store/index.js';
@@ -58,7 +57,7 @@ function toolResultsOf(request: RecordedRequest): string[] {
     if (typeof message.content === 'string') continue;
     for (const block of message.content) {
       if (block.type !== 'tool_result') continue;
-      const content = block.content as unknown;
+      const content = block.content;
       results.push(typeof content === 'string' ? content : Array.isArray(content) ? content.map((part: { text?: unknown }) => (typeof part.text === 'string' ? part.text : '')).join('\n') : JSON.stringify(content));
     }
   }
@@ -146,7 +145,7 @@ describe('ask_human: a session waits for a person (real CLI, scripted model)', (
     cleanups.push(async () => void session.kill('SIGKILL'));
     await model.waitForRequest(turn('self-answer', 0));
     const run = await eventually(repo.path, async (store) => (await store.listRuns({ statuses: ['running'], limit: 1 }))[0]);
-    const question = await withStore(repo.path, (store) => store.addQuestion({ runId: run.id as RunId, role: 'code-developer', text: 'May I drop the table?', at: new Date().toISOString() }));
+    const question = await withStore(repo.path, (store) => store.addQuestion({ runId: run.id, role: 'code-developer', text: 'May I drop the table?', at: new Date().toISOString() }));
     await writeFile(join(repo.path, 'q.id'), String(question.id));
 
     const next = await model.waitForRequest(turn('self-answer', 1));
