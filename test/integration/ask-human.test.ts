@@ -83,9 +83,12 @@ describe('ask_human: a session waits for a person (real CLI, scripted model)', (
     const question = await eventually(repo.path, async (store) => (await store.listQuestions({ state: 'open' }))[0]);
     expect(question).toMatchObject({ text: 'Keep the old API?', choices: ['yes', 'no'], role: 'code-developer', state: 'open' });
     expect(question.deadlineAt).not.toBeNull();
-    // `ps` shows the run waiting for a person while the tool call waits.
+    // `ps` and `status` show the run waiting for a person while the tool call waits.
+    const waitingLine = `Waiting for you (1)\n  question ${question.id} from run ${question.runId.slice(0, 12)}: Keep the old API?`;
     const ps = await runCli(['ps'], { cwd: repo.path, env });
-    expect(ps.stdout).toContain(`question ${question.id} from run ${question.runId.slice(0, 12)}: Keep the old API?`);
+    expect(ps.stdout).toContain(waitingLine);
+    const status = await runCli(['status'], { cwd: repo.path, env });
+    expect(status.stdout).toContain(waitingLine);
 
     const answered = await runCli(['answer', String(question.id), 'yes, keep it'], { cwd: repo.path, env });
     expect(answered.stderr).toBe('');
