@@ -106,6 +106,26 @@ describe('ask_human: a session waits for a person (real CLI, scripted model)', (
     });
   });
 
+  it('the wait does not count toward the session\'s wall-clock limit: answered after the limit has passed, the session still succeeds', async () => {
+    const limitSeconds = 40;
+    await using repo = await repoWith({ runtime: { timeoutSeconds: limitSeconds }, sessionTools: { askHumanUnattended: 'wait' } });
+    model.addScenarios([{ name: 'long-wait', match: { prompt: 'LONG-WAIT' }, turns: [{ tools: [ask({ question: 'Ship it?' })] }, { text: 'DONE: shipped' }] }]);
+    const env = sessionEnv(model);
+    const session = startCli(['run', 'code-developer', 'LONG-WAIT: ask, then finish'], { cwd: repo.path, env });
+    cleanups.push(async () => void session.kill('SIGKILL'));
+    const question = await eventually(repo.path, async (store) => (await store.listQuestions({ state: 'open' }))[0]);
+    const run = await eventually(repo.path, (store) => store.getRun(question.runId));
+    // Answer only once the whole limit has passed since the session started: counted, the wait would have ended it.
+    const limitPassesAt = Date.parse(run.startedAt ?? run.createdAt) + limitSeconds * 1000 + 1_000;
+    await sleep(Math.max(0, limitPassesAt - Date.now()));
+    expect((await withStore(repo.path, (store) => store.getRun(run.id)))?.status).toBe('running');
+    const answered = await runCli(['answer', String(question.id), 'yes'], { cwd: repo.path, env });
+    expect(answered.exitCode, answered.stderr).toBe(0);
+    const result = await waitCli(session, 120_000);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect((await withStore(repo.path, (store) => store.getRun(run.id)))?.status).toBe('succeeded');
+  });
+
   it('unanswered, the wait ends at its limit with the fallback and the question expires', async () => {
     await using repo = await repoWith({ sessionTools: { askHumanUnattended: 'wait', askHumanTimeoutSeconds: 1 } });
     model.addScenarios([{ name: 'nobody-answers', match: { prompt: 'NOBODY-ANSWERS' }, turns: [{ tools: [ask({ question: 'Which colour?' })] }, { text: 'DONE: chose blue' }] }]);
