@@ -121,8 +121,18 @@ const sessionToolsSchema = z
      * (`ask_human`) waits at most its own limit, which must stay below this one.
      */
     toolTimeoutSeconds: z.number().positive().default(86_400),
+    /** How long `ask_human` waits for a person's answer before it gives the fallback (the question expires). */
+    askHumanTimeoutSeconds: z.number().positive().default(1_800),
+    /**
+     * What `ask_human` does when nobody can answer (`--until-idle`, or neither a dashboard nor a terminal): `fallback`
+     * returns the fallback at once (the question is recorded, as expired); `wait` waits as usual.
+     */
+    askHumanUnattended: z.enum(['fallback', 'wait']).default('fallback'),
   })
-  .strict();
+  .strict()
+  .refine((tools) => tools.askHumanTimeoutSeconds < tools.toolTimeoutSeconds, {
+    message: 'sessionTools.askHumanTimeoutSeconds must be below sessionTools.toolTimeoutSeconds (the CLI would cut the wait first); raise toolTimeoutSeconds or lower askHumanTimeoutSeconds',
+  });
 
 const perMTok = z.number().nonnegative();
 /** USD per million tokens of one model (or of every model a `*` prefix matches). */

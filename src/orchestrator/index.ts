@@ -23,6 +23,7 @@ export { STOP_REQUEST_POLL_MS, STOP_REQUEST_SAFETY_POLL_MS, STOP_SEEN_EVENT, reg
 export * from './roadmap-source.js';
 export * from './worker-jobs.js';
 export * from './message-delivery.js';
+export * from './question-wait.js';
 export * from './human-messages.js';
 export * from './bug-filing.js';
 export * from './agent-message-sending.js';

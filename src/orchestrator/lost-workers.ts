@@ -5,6 +5,7 @@ import { nowIso } from '../lib/time.js';
 import type { QueueClient } from '../queue/index.js';
 import type { RunRecord, Store, WorkerJobRecord, WorkerRecord } from '../store/index.js';
 import { priceTable, type PriceTable } from '../usage/index.js';
+import { cancelOpenQuestionsOfRun } from './question-wait.js';
 import { closeOpenInvocations } from './open-invocations.js';
 import { killRunProcesses } from '../runtime/index.js';
 import { sweepLostWorkers } from './worker-heartbeat.js';
@@ -238,6 +239,7 @@ export class LostWorkerSweeper {
       errorKind: 'orphaned',
       errorMessage: `worker ${worker.id} on ${worker.host} was lost while the run was ${run.status}: no heartbeat since ${worker.lastHeartbeatAt} (lease ${leaseSeconds} s); ${queued}`,
     });
+    await cancelOpenQuestionsOfRun(store, run.id);
     return run;
   }
 

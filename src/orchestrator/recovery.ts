@@ -5,6 +5,7 @@ import { isProcessAlive, isProcessOfRun, killRunProcesses, signalProcessGroup } 
 import type { RunRecord, Store } from '../store/index.js';
 import { priceTable, type PriceTable } from '../usage/index.js';
 import { closeOpenInvocations } from './open-invocations.js';
+import { cancelOpenQuestionsOfRun } from './question-wait.js';
 
 /** True if `pid` is alive and looks like a Node process (ours), not a reused pid of something else. */
 function isOwnerAlive(pid: number): boolean {
@@ -40,6 +41,7 @@ export async function reconcileOrphanedRuns(store: Store, options: { graceMs: nu
       errorKind: 'orphaned',
       errorMessage: `its orchestrator process (pid ${run.ownerPid}) ended while the run was ${run.status}${alive ? '; the session process was still alive and was stopped' : ''}`,
     });
+    await cancelOpenQuestionsOfRun(store, run.id);
     orphaned.push(run);
   }
   return orphaned;

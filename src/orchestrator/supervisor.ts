@@ -44,6 +44,11 @@ export interface SupervisorOptions {
   cliPath: string;
   /** Stop when no work item can make progress (all done or blocked), instead of waiting for new work. */
   untilIdle?: boolean;
+  /**
+   * Nobody can answer a session's question (no dashboard and no terminal): `ask_human` gives its fallback at once
+   * (config sessionTools.askHumanUnattended). Implied by `untilIdle`.
+   */
+  unattended?: boolean;
   /** Aborting it stops new work and stops running sessions (with their grace); items keep their state. */
   signal: AbortSignal;
   /** How often to look for new roadmap items and bugs when nothing else wakes the scheduler. */
@@ -135,7 +140,7 @@ export class Supervisor {
       cliPath: options.cliPath,
       env: config.sessionEnv,
       prices: priceTable(config.pricing),
-      sessionTools: sessionToolSettingsOf(config),
+      sessionTools: sessionToolSettingsOf(config, { unattended: options.untilIdle === true || options.unattended === true }),
       integrationBranch: () => this.#integrationBranch,
     });
     const queued =

@@ -4,6 +4,7 @@ import { BudgetExceededError, SessionInputClosedError, SessionTimeoutError, Stop
 import { LineSplitter, RingBuffer } from '../lib/ring-buffer.js';
 import { answerMcpMessage, mcpServerToolRules, type ControlChannelMcpServer } from './control-channel-mcp.js';
 import { InactivityWatchdog } from './inactivity-watchdog.js';
+import { WallClockLimit } from './wall-clock-limit.js';
 import { RUN_MARKER_ENV, killRunProcesses } from './process-group.js';
 import { combineResults } from './session-results.js';
 import { markSteeringText, userMessageLine, type SendUserMessageOptions, type SentUserMessage } from './steering.js';
@@ -55,7 +56,10 @@ export interface ClaudeSessionOptions {
   resumeSessionId?: string;
   /** The child's complete environment (not merged with ours). */
   env: Record<string, string>;
-  /** Wall-clock limit in ms; the session is stopped and recorded as timed_out. */
+  /**
+   * Wall-clock limit in ms; the session is stopped and recorded as timed_out. Time spent in calls to `mcpServers`'
+   * tools (waiting for us, e.g. for a person's answer) does not count.
+   */
   timeoutMs?: number;
   /** Inactivity limit in ms: no stream line for this long stops the session as timed_out. */
   idleTimeoutMs?: number;
@@ -237,11 +241,17 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
       ? new InactivityWatchdog(options.idleTimeoutMs, () => void stop(new SessionTimeoutError('inactivity', options.idleTimeoutMs ?? 0)))
       : null;
 
+  // The wall-clock limit counts the session's own time: a call to one of our tools (ask_human waiting for a person)
+  // stops it, as it holds the inactivity watchdog.
+  const wallClock = options.timeoutMs !== undefined ? new WallClockLimit(options.timeoutMs, () => void stop(new SessionTimeoutError('wall_clock', options.timeoutMs ?? 0))) : null;
+
   const answerMcp = async (requestId: string, request: JsonObject) => {
     const release = watchdog?.hold();
+    const releaseClock = wallClock?.hold();
     try {
       send(await answerMcpMessage(mcpServers, requestId, request));
     } finally {
+      releaseClock?.();
       release?.();
     }
   };
@@ -366,13 +376,11 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
     return stopState.promise;
   };
 
-  const timeoutSignal = options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : null;
   const onAbort = (source: AbortSignal) => () => {
-    const reason: unknown = source === timeoutSignal ? new SessionTimeoutError('wall_clock', options.timeoutMs ?? 0) : source.reason;
-    void stop(reason);
+    void stop(source.reason);
   };
   const abortListeners: [AbortSignal, () => void][] = [];
-  for (const source of [options.signal, timeoutSignal]) {
+  for (const source of [options.signal]) {
     if (!source) continue;
     const listener = onAbort(source);
     source.addEventListener('abort', listener, { once: true });
@@ -389,6 +397,7 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
   const { id: promptId, line: promptLine } = userMessageLine(options.prompt);
   send(promptLine);
   watchdog?.start();
+  wallClock?.start();
 
   const sendUserMessage = (text: string, sendOptions: SendUserMessageOptions): Promise<SentUserMessage> => {
     if (input !== 'open' || !child.stdin.writable) {
@@ -416,6 +425,7 @@ export function startClaudeSession(options: ClaudeSessionOptions): ClaudeSession
   async function finish(): Promise<SessionResult> {
     const { exitCode, signal } = await exited;
     watchdog?.stop();
+    wallClock?.stop();
     for (const [source, listener] of abortListeners) source.removeEventListener('abort', listener);
     if (stopState.promise) await stopState.promise;
     // No tool subprocess may outlive its session: clean the group (and any escaped marker-carrying process).

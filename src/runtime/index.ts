@@ -6,3 +6,4 @@ export * from './inactivity-watchdog.js';
 export * from './session-results.js';
 export * from './steering.js';
 export * from './control-channel-mcp.js';
+export * from './wall-clock-limit.js';

@@ -11,4 +11,4 @@ export { summarizeRun } from './rows.js';
 export { changeChannelSql, parseStoreChange, type StoreChange, type StoreChangeKind, type StoreChangeNotifier, type StoreChangeSubscriber } from './change-notifications.js';
 export { PostgresChangeListener, type ChangeListenerState, type PostgresChangeListenerOptions } from './postgres-change-listener.js';
 export * from './agent-messages.js';
-export { onAgentMessageAdded } from './local-announcements.js';
+export { onAgentMessageAdded, onQuestionSettled } from './local-announcements.js';

@@ -24,3 +24,28 @@ export function announceAgentMessage(message: AgentMessageRecord): void {
     }
   }
 }
+
+/**
+ * Questions this process settled (answered, expired, cancelled), announced at once to what waits for them in this
+ * process (an `ask_human` call answered from this process's dashboard). Other processes hear PostgreSQL's NOTIFY,
+ * or poll (SQLite).
+ */
+type QuestionSettledListener = (questionId: number) => void;
+const questionListeners = new Set<QuestionSettledListener>();
+
+/** Calls `listener` with the id of every question this process settles, until `signal` aborts. */
+export function onQuestionSettled(listener: QuestionSettledListener, options: { signal: AbortSignal }): void {
+  if (options.signal.aborted) return;
+  questionListeners.add(listener);
+  options.signal.addEventListener('abort', () => questionListeners.delete(listener), { once: true });
+}
+
+export function announceQuestionSettled(questionId: number): void {
+  for (const listener of [...questionListeners]) {
+    try {
+      listener(questionId);
+    } catch {
+      // A listener's failure is its own; the question is settled either way.
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { latestEventByRun, RUN_IDS_PER_QUERY, runWorkersFrom, sql, usageRowFrom,
 import { findRunByPrefix } from './sqlite-store.js';
 import { POSTGRES_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
 import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
-import { announceAgentMessage } from './local-announcements.js';
+import { announceAgentMessage, announceQuestionSettled } from './local-announcements.js';
 import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import { RUN_WORKER_EVENT } from './store.js';
@@ -366,12 +366,16 @@ export class PostgresStore implements Store {
 
   /** A compare-and-set on an open question and its event, in one transaction (the UPDATE's row lock decides who wins). */
   async #settleQuestion(update: Query, event: (question: QuestionRecord) => NewAuditEvent): Promise<boolean> {
-    return this.#transaction(async (client) => {
+    const settledId = await this.#transaction(async (client) => {
       const row = await this.#get({ sql: `${update.sql} RETURNING *`, params: update.params }, client);
-      if (!row) return false;
-      await this.#run(sql.insertEvent(event(questionFromRow(row))), client);
-      return true;
+      if (!row) return null;
+      const question = questionFromRow(row);
+      await this.#run(sql.insertEvent(event(question)), client);
+      return question.id;
     });
+    if (settledId === null) return false;
+    announceQuestionSettled(settledId);
+    return true;
   }
 
   /**

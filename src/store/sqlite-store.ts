@@ -9,7 +9,7 @@ import { MIGRATIONS } from './schema.js';
 import { latestEventByRun, RUN_IDS_PER_QUERY, runWorkersFrom, sql, usageRowFrom, type Query } from './sql.js';
 import { SQLITE_CLOCK, clusterSql, coordinatorFromRow, repositoryFromRow, workersFromRows } from './cluster-sql.js';
 import { agentMessageFromRow, agentMessageSql, questionAnsweredEvent, questionAskedEvent, questionClosedEvent, questionFromRow } from './agent-message-sql.js';
-import { announceAgentMessage } from './local-announcements.js';
+import { announceAgentMessage, announceQuestionSettled } from './local-announcements.js';
 import type { AgentMessageFilter, AgentMessageRecord, InboxQuery, NewAgentMessage, NewQuestion, QuestionAnswer, QuestionRecord, QuestionState } from './agent-messages.js';
 import type { CoordinatorRecord, NewRepository, NewWorker, NewWorkerJob, RepositoryRecord, WorkerRecord, WorkerState } from './cluster.js';
 import { RUN_WORKER_EVENT } from './store.js';
@@ -311,12 +311,14 @@ export class SqliteStore implements Store {
 
   /** Runs a compare-and-set on an open question and records its event, in one transaction. */
   #settleQuestion(update: Query, id: number, event: (question: QuestionRecord) => NewAuditEvent): boolean {
-    return this.#db.transaction(() => {
+    const settled = this.#db.transaction(() => {
       if (this.#run(update).changes !== 1) return false;
       const row = this.#get(agentMessageSql.getQuestion(id));
       if (row) this.#run(sql.insertEvent(event(questionFromRow(row))));
       return true;
     })();
+    if (settled) announceQuestionSettled(id);
+    return settled;
   }
 
   async appliedSchemaVersion(): Promise<number> {

@@ -130,7 +130,7 @@ describe('the orchestrator’s tools, served to every session over its control c
 
       // The CLI offered the agent's one tool and the orchestrator's, nothing else.
       const firstTurn = model.requests.find((request) => request.kind === 'turn' && request.turnIndex === 0);
-      expect(firstTurn?.body?.tools?.map((offered) => offered.name).sort()).toEqual(['Read', 'mcp__orchestrator__file_bug', 'mcp__orchestrator__read_messages', 'mcp__orchestrator__report_progress', 'mcp__orchestrator__send_message', 'mcp__orchestrator__work_item']);
+      expect(firstTurn?.body?.tools?.map((offered) => offered.name).sort()).toEqual(['Read', 'mcp__orchestrator__ask_human', 'mcp__orchestrator__file_bug', 'mcp__orchestrator__read_messages', 'mcp__orchestrator__report_progress', 'mcp__orchestrator__send_message', 'mcp__orchestrator__work_item']);
 
       // Every call is recorded like any other tool call: in the run's messages, with its result.
       const messages = await store.listMessages({ runId: run.id, limit: 10_000 });

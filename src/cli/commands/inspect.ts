@@ -7,6 +7,7 @@ import { summarizeRun, type RunRecord, type RunSummary, type Store } from '../..
 import { openContext, type GlobalOptions } from '../context.js';
 import { RUN_HEADERS, formatCost, formatStreamMessage, painter, runPlace, runRow, sumInvocations, table } from '../format.js';
 import { priceTable } from '../../usage/index.js';
+import { waitingForYouText } from '../waiting-for-you.js';
 
 async function findRunOrThrow(store: Store, ref: string): Promise<RunRecord> {
   const run = await store.findRun(ref);
@@ -43,12 +44,7 @@ export async function psCommand(options: GlobalOptions & { all?: boolean; limit?
       ctx.stdout.write(`${paint.bold(`Active runs (${active.length})`)}\n`);
       ctx.stdout.write(active.length > 0 ? `${table(RUN_HEADERS, active.map(row))}\n\n` : paint.dim('none\n\n'));
       // Runs waiting on a person (ask_human): said only when there are any, with how to answer.
-      const questions = await ctx.store.listQuestions({ state: 'open' });
-      if (questions.length > 0) {
-        ctx.stdout.write(`${paint.bold(`Waiting for you (${questions.length})`)}\n`);
-        for (const question of questions) ctx.stdout.write(`  question ${question.id} from run ${question.runId.slice(0, 12)}: ${question.text.replace(/\s+/g, ' ').slice(0, 160)}\n`);
-        ctx.stdout.write(paint.dim('  answer with: orchestrator answer <question> "…"\n\n'));
-      }
+      ctx.stdout.write(await waitingForYouText(ctx.store, paint));
       ctx.stdout.write(`${paint.bold('Recent runs')}\n`);
     }
     ctx.stdout.write(recent.length > 0 ? `${table(RUN_HEADERS, recent.map(row))}\n` : paint.dim('none\n'));

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StoppedError, UsageError } from '../../lib/errors.js';
-import { createToolPolicy, loadAgentRegistry, reconcileOrphanedRuns, runAgent, sessionToolServer, sessionToolSettingsOf, sessionToolsEnv } from '../../orchestrator/index.js';
+import { createToolPolicy, hasTerminal, loadAgentRegistry, reconcileOrphanedRuns, runAgent, sessionToolServer, sessionToolSettingsOf, sessionToolsEnv } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import { formatDuration } from '../../lib/time.js';
 import { openContext, type GlobalOptions } from '../context.js';
@@ -42,7 +42,8 @@ export async function runCommand(agentName: string, task: string, options: RunCo
       : attachTerminalReporter(bus, stdout, { cwdOf: () => cwd });
 
     const controller = new AbortController();
-    const toolSettings = sessionToolSettingsOf(config);
+    // An ad-hoc run without a terminal (a script, CI) has nobody at hand to answer a question.
+    const toolSettings = sessionToolSettingsOf(config, { unattended: !hasTerminal() });
     let pid: number | null = null;
     bus.on('run.started', (event) => {
       pid = event.pid;

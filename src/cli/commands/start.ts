@@ -1,7 +1,7 @@
 import type { RunId } from '../../events/index.js';
 import { StoppedError, errorMessage } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/time.js';
-import { LostWorkerSweeper, RepoOps, Supervisor, acquireCoordinatorLock, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
+import { LostWorkerSweeper, RepoOps, Supervisor, acquireCoordinatorLock, hasTerminal, formatRoadmapProblem, reconcileOrphanedRuns, uncommittedRoadmapEdits } from '../../orchestrator/index.js';
 import { locateClaudeCli, signalProcessGroup } from '../../runtime/index.js';
 import type { Store, WorkItemRecord } from '../../store/index.js';
 import type { RunningDashboard } from '../../dashboard/index.js';
@@ -70,6 +70,7 @@ export async function runOrchestrator(ctx: CommandContext, options: StartOptions
     messages: writer,
     cliPath: locateClaudeCli({ claudeBin: config.runtime.claudeBin, pathEnv: process.env.PATH }),
     untilIdle: options.untilIdle ?? false,
+    unattended: options.dashboard === false && !hasTerminal(),
     signal: controller.signal,
     ...(queue ? { workers: queue.workers } : {}),
   });

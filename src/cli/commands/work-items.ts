@@ -6,6 +6,7 @@ import { painter } from '../format.js';
 import { loadRoadmapView, roadmapHeader, roadmapItemsTable, roadmapProblemsText } from '../roadmap-view.js';
 import { summarizeWaits } from '../waits.js';
 import { summaryTable } from './start.js';
+import { waitingForYouText } from '../waiting-for-you.js';
 
 /** `orchestrator status`: every roadmap item (status, note, what start does with it), the roadmap's problems, work items with their runs and why they wait, and the latest transitions. */
 export async function statusCommand(options: GlobalOptions & { json?: boolean }): Promise<number> {
@@ -20,6 +21,8 @@ export async function statusCommand(options: GlobalOptions & { json?: boolean })
     const view = await loadRoadmapView(ctx.config, ctx.store);
     ctx.stdout.write(`${roadmapHeader(view, paint)}\n`);
     if (view.snapshot) ctx.stdout.write(`${roadmapItemsTable(view)}\n\n${roadmapProblemsText(view, paint)}\n\n`);
+    // Runs waiting on a person (ask_human), said only when there are any.
+    ctx.stdout.write(await waitingForYouText(ctx.store, paint));
     if (items.length === 0) {
       ctx.stdout.write('nothing started yet: `orchestrator start` takes the items above (`orchestrator plan` shows its order); `orchestrator bug` files a bug.\n');
       return 0;

@@ -47,6 +47,8 @@ function reduceNow(state: NowResponse, name: string, data: unknown): Reduction<N
     return { ...state, runs };
   }
   if (name === 'run.queued' || name === 'run.started' || name === 'run.ended') return 'reload';
+  // A session asked a person (ask_human): its question joins "waiting for you" while the page is open.
+  if (name === 'question.asked') return 'reload';
   return state;
 }
 

@@ -12,18 +12,39 @@ export interface SessionToolSettings {
   messagesPerItem: number;
   /** How long the CLI lets one tool call run (MCP_TOOL_TIMEOUT), in ms. */
   toolTimeoutMs: number;
+  /** How long `ask_human` waits for an answer before it gives the fallback, in ms (default 30 minutes). */
+  askHumanTimeoutMs?: number;
+  /**
+   * `wait`: `ask_human` waits for a person; `fallback`: nobody can answer in this run (`--until-idle`, or neither a
+   * dashboard nor a terminal), so it records the question as expired and gives the fallback at once. Default `wait`.
+   */
+  askHuman?: AskHumanMode;
 }
 
-export const DEFAULT_SESSION_TOOL_SETTINGS: SessionToolSettings = { bugsPerRun: 3, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 86_400_000 };
+export type AskHumanMode = 'wait' | 'fallback';
 
-/** The settings as configured (`sessionTools` in orchestrator.config.json). */
-export function sessionToolSettingsOf(config: Pick<ResolvedConfig, 'sessionTools'>): SessionToolSettings {
+export const DEFAULT_SESSION_TOOL_SETTINGS: Required<SessionToolSettings> = { bugsPerRun: 3, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 86_400_000, askHumanTimeoutMs: 1_800_000, askHuman: 'wait' };
+
+/**
+ * The settings as configured (`sessionTools` in orchestrator.config.json), for a process that runs sessions.
+ * `unattended`: nobody can answer a question in this run (`--until-idle`, or neither a dashboard nor a terminal);
+ * then `ask_human` does what `sessionTools.askHumanUnattended` says (default: the fallback at once).
+ */
+export function sessionToolSettingsOf(config: Pick<ResolvedConfig, 'sessionTools'>, options: { unattended?: boolean } = {}): SessionToolSettings {
+  const tools = config.sessionTools;
   return {
-    bugsPerRun: config.sessionTools.bugsPerRun,
-    messagesPerRun: config.sessionTools.messagesPerRun,
-    messagesPerItem: config.sessionTools.messagesPerItem,
-    toolTimeoutMs: config.sessionTools.toolTimeoutSeconds * 1000,
+    bugsPerRun: tools.bugsPerRun,
+    messagesPerRun: tools.messagesPerRun,
+    messagesPerItem: tools.messagesPerItem,
+    toolTimeoutMs: tools.toolTimeoutSeconds * 1000,
+    askHumanTimeoutMs: tools.askHumanTimeoutSeconds * 1000,
+    askHuman: options.unattended === true && tools.askHumanUnattended === 'fallback' ? 'fallback' : 'wait',
   };
+}
+
+/** Whether this process has a person at hand: a terminal on stdin or stdout. */
+export function hasTerminal(): boolean {
+  return process.stdin.isTTY === true || process.stdout.isTTY === true;
 }
 
 /**

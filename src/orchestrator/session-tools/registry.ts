@@ -1,4 +1,5 @@
 import type { ToolDefinition } from '../../mcp/index.js';
+import { askHumanTool } from './ask-human.js';
 import type { SessionToolContext } from './context.js';
 import { fileBugTool } from './file-bug.js';
 import { readMessagesTool } from './read-messages.js';
@@ -16,4 +17,5 @@ export const SESSION_TOOLS: readonly ToolDefinition<SessionToolContext>[] = [
   workItemTool,
   sendMessageTool,
   readMessagesTool,
+  askHumanTool,
 ];

@@ -24,9 +24,9 @@ async function configured(config: unknown) {
 describe('session tools: settings', () => {
   it('default to 3 bugs per run and a 24 h MCP tool timeout, given to the CLI as MCP_TOOL_TIMEOUT in ms', async () => {
     const settings = sessionToolSettingsOf(await configured({}));
-    expect(settings).toEqual({ bugsPerRun: 3, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 86_400_000 });
+    expect(settings).toEqual({ bugsPerRun: 3, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 86_400_000, askHumanTimeoutMs: 1_800_000, askHuman: 'wait' });
     expect(sessionToolsEnv(settings)).toEqual({ MCP_TOOL_TIMEOUT: '86400000' });
-    expect(sessionToolSettingsOf(await configured({ sessionTools: { bugsPerRun: 0, toolTimeoutSeconds: 7200 } }))).toEqual({ bugsPerRun: 0, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 7_200_000 });
+    expect(sessionToolSettingsOf(await configured({ sessionTools: { bugsPerRun: 0, toolTimeoutSeconds: 7200 } }))).toEqual({ bugsPerRun: 0, messagesPerRun: 20, messagesPerItem: 100, toolTimeoutMs: 7_200_000, askHumanTimeoutMs: 1_800_000, askHuman: 'wait' });
   });
 
   it('refuse an unknown key or a negative limit, naming it', async () => {
