@@ -8,6 +8,7 @@ import { orphanedRunOf, sessionIdOf } from './landed.js';
 import { isTransientFailure } from './retry.js';
 import { Role } from './role-policies.js';
 import type { ExecutedSession, SessionExecutor, SessionJob } from './session-executor.js';
+import type { AskHumanMode } from './session-tools/index.js';
 import { SessionRestartsExhaustedError } from './queue-session-executor.js';
 
 /**
@@ -33,6 +34,8 @@ export interface RoleSessionOptions {
   executorFor: (role: Role) => SessionExecutor;
   agents: ReadonlyMap<string, AgentDefinition>;
   signal: AbortSignal;
+  /** What ask_human does in this run's sessions, wherever they run (SessionJob.askHuman); default `wait`. */
+  askHuman?: AskHumanMode;
 }
 
 export interface RoleSessionRequest {
@@ -113,6 +116,7 @@ export class RoleSessions {
           maxTurns: config.runtime.maxTurns,
         },
         ...(request.scratchBase === undefined ? {} : { scratchBase: request.scratchBase }),
+        askHuman: this.options.askHuman ?? 'wait',
       };
       let result: ExecutedSession;
       try {

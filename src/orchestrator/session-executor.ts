@@ -5,7 +5,7 @@ import type { PriceTable } from '../usage/index.js';
 import { createToolPolicy } from './permissions.js';
 import { rolePolicy, type Role } from './role-policies.js';
 import { runAgent, type MessageSink } from './run-agent.js';
-import { DEFAULT_SESSION_TOOL_SETTINGS, sessionToolServer, sessionToolsEnv, type SessionToolSettings } from './session-tools/index.js';
+import { DEFAULT_SESSION_TOOL_SETTINGS, sessionToolServer, sessionToolsEnv, type AskHumanMode, type SessionToolSettings } from './session-tools/index.js';
 
 /**
  * Everything a role session needs, decided by the state machine: plain data (JSON), with no path of the machine
@@ -38,6 +38,12 @@ export interface SessionJob {
    * changes nothing; run elsewhere, the change travels on a branch of its own made at this commit.
    */
   scratchBase?: string;
+  /**
+   * What ask_human does: `fallback` when nobody can answer in the run that queued it (`--until-idle`, no dashboard
+   * and no terminal), decided where the run was started; a worker on another machine cannot tell. Absent: the
+   * executor's own setting.
+   */
+  askHuman?: AskHumanMode;
 }
 
 /**
@@ -83,7 +89,7 @@ export class InProcessSessionExecutor implements SessionExecutor {
    */
   run(job: SessionJob, cwd: string, signal: AbortSignal, options: { runId?: RunId; integrationBranch?: string } = {}): Promise<ExecutedSession> {
     const { store, bus, messages, cliPath, env, prices } = this.options;
-    const settings = this.options.sessionTools ?? DEFAULT_SESSION_TOOL_SETTINGS;
+    const settings = sessionToolSettingsForJob(job, this.options.sessionTools ?? DEFAULT_SESSION_TOOL_SETTINGS);
     const integrationBranch = options.integrationBranch ?? this.options.integrationBranch?.() ?? null;
     const policy = rolePolicy(job.role, { root: cwd, tools: job.agent.tools, specPath: job.paths.specPath ?? null, reviewPath: job.paths.reviewPath ?? null, roadmapPath: job.paths.roadmapPath ?? null, testCommand: job.testCommand });
     return runAgent({
@@ -115,4 +121,9 @@ export class InProcessSessionExecutor implements SessionExecutor {
       ...(options.runId ? { runId: options.runId } : {}),
     });
   }
+}
+
+/** The tools' settings for one session: the job's ask_human mode (decided where the run started) over this process's. */
+export function sessionToolSettingsForJob(job: Pick<SessionJob, 'askHuman'>, settings: SessionToolSettings): SessionToolSettings {
+  return job.askHuman === undefined ? settings : { ...settings, askHuman: job.askHuman };
 }

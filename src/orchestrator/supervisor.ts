@@ -133,6 +133,7 @@ export class Supervisor {
       notice: (level, message) => this.#notice(level, message),
       markDone: (item, reason) => this.#transition(item, WorkItemState.done, reason),
     });
+    const sessionTools = sessionToolSettingsOf(config, { unattended: options.untilIdle === true || options.unattended === true });
     const local = new InProcessSessionExecutor({
       store,
       bus: options.bus,
@@ -140,7 +141,7 @@ export class Supervisor {
       cliPath: options.cliPath,
       env: config.sessionEnv,
       prices: priceTable(config.pricing),
-      sessionTools: sessionToolSettingsOf(config, { unattended: options.untilIdle === true || options.unattended === true }),
+      sessionTools,
       integrationBranch: () => this.#integrationBranch,
     });
     const queued =
@@ -159,7 +160,8 @@ export class Supervisor {
     // With workers every role's session is a job, the project manager's too: its change comes back here on a
     // scratch branch, and is checked, committed and landed here as when it runs in this process (roadmap-update.ts).
     const executorFor = () => queued ?? local;
-    this.#sessions = new RoleSessions({ config, store, executorFor, agents: this.#agents, signal: options.signal });
+    // Whether anybody can answer ask_human is known here, where the run was started: every session's job carries it.
+    this.#sessions = new RoleSessions({ config, store, executorFor, agents: this.#agents, signal: options.signal, askHuman: sessionTools.askHuman ?? 'wait' });
     this.#stepContext = {
       config,
       store,

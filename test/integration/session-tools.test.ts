@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAgentDefinition } from '../../src/agents/index.js';
 import { EventBus, type JsonObject, type MessageRecord, type RunId, type RunProgressEvent, type WorkItemId } from '../../src/events/index.js';
 import { newSortableId } from '../../src/lib/ids.js';
-import { InProcessSessionExecutor, runAgent, runRemoteSession, sessionToolServer, type SessionJob } from '../../src/orchestrator/index.js';
+import { InProcessSessionExecutor, runAgent, runRemoteSession, sessionToolServer, UNATTENDED_TEXT, type SessionJob } from '../../src/orchestrator/index.js';
 import { Role } from '../../src/orchestrator/role-policies.js';
 import { MessageWriter, SqliteStore } from '../../src/store/index.js';
 import { priceTable } from '../../src/usage/index.js';
@@ -206,14 +206,21 @@ describe('the orchestrator’s tools, served to every session over its control c
         {
           name: 'worker-tools',
           match: { prompt: 'WORKER-TOOLS' },
-          turns: [{ tools: [tool('report_progress', { status: 'on the worker', percent: 60 })] }, { tools: [tool('work_item', {})] }, { text: 'COMPLETE' }],
+          turns: [
+            { tools: [tool('report_progress', { status: 'on the worker', percent: 60 })] },
+            { tools: [tool('work_item', {})] },
+            { tools: [tool('ask_human', { question: 'Keep the old name?' })] },
+            { text: 'COMPLETE' },
+          ],
         },
       ]);
-      // The worker's own executor, as `orchestrator worker` makes it: no integration branch of its own (the job names it).
+      // The worker's own executor, as `orchestrator worker` makes it: no integration branch of its own (the job names it),
+      // and ask_human would wait (a worker cannot tell whether anybody is at hand; the job says so).
       const executor = new InProcessSessionExecutor({ store, bus: new EventBus(), messages: writer, cliPath: cliPath(), env: sessionEnv(model), prices: priceTable() });
       const runId = newSortableId() as RunId;
       const outcome = await runRemoteSession(
-        { runId, session: job('WORKER-TOOLS: report and read'), remote, integrationBranch: 'main' },
+        // Queued by a coordinator that runs unattended (--until-idle): ask_human falls back at once on the worker too.
+        { runId, session: { ...job('WORKER-TOOLS: report and read'), askHuman: 'fallback' }, remote, integrationBranch: 'main' },
         { executor, cacheDir: join(scratch, 'worker'), signal: new AbortController().signal },
       );
       expect(outcome.run).toMatchObject({ id: runId, status: 'succeeded' });
@@ -221,7 +228,10 @@ describe('the orchestrator’s tools, served to every session over its control c
       expect(calls.map((call) => [call.name, call.isError])).toEqual([
         ['mcp__orchestrator__report_progress', false],
         ['mcp__orchestrator__work_item', false],
+        ['mcp__orchestrator__ask_human', false],
       ]);
+      expect(calls[2]?.result).toContain(UNATTENDED_TEXT);
+      expect((await store.listQuestions({ runId })).map((question) => question.state)).toEqual(['expired']);
       expect(calls[1]?.result).toContain(`## Spec: ${SPEC} (your worktree)`);
       expect(calls[1]?.result).toContain('WORKER-SPEC-MARKER');
       const progress = (await store.listEvents({ runId, limit: 100 })).filter((event) => event.kind === 'run.progress');
