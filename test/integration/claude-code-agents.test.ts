@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkItemId } from '../../src/events/index.js';
 import type { RecordedRequest } from '../../src/scripted-model/index.js';
+import { SESSION_TOOLS } from '../../src/orchestrator/index.js';
 import { runCli } from '../helpers/cli.js';
 import { agentFixtures } from '../helpers/fixtures.js';
 import { sessionEnv, useScriptedModel } from '../helpers/model.js';
@@ -97,7 +98,7 @@ describe('agent files written by Claude Code (/agents): snake_case files, a READ
       const notices = (await run.store.listEvents()).filter((event) => event.kind === 'orchestrator.notice').map((event) => event.message);
       expect(notices).toContain('no agent file for bug-fixer: using the built-in default (`orchestrator init` writes it to .claude/agents/ to edit)');
       // The tools of the front matter became the session's tools, beside the orchestrator's own that every session gets.
-      expect((projectManager.body?.tools ?? []).map((tool) => tool.name).sort()).toEqual(['Edit', 'Read', 'mcp__orchestrator__file_bug', 'mcp__orchestrator__read_messages', 'mcp__orchestrator__report_progress', 'mcp__orchestrator__send_message', 'mcp__orchestrator__work_item']);
+      expect((projectManager.body?.tools ?? []).map((tool) => tool.name).sort()).toEqual(['Edit', 'Read', ...SESSION_TOOLS.map((tool) => `mcp__orchestrator__${tool.name}`)].sort());
     } finally {
       await run.close();
     }
